@@ -1,0 +1,119 @@
+/*
+ * sg_audit: the durable, hash-chained audit log of signetd (SQLite, WAL,
+ * synchronous=FULL) and the idempotency store that lives beside it.
+ *
+ * One record per request outcome, allowed or denied.  Each record holds the
+ * previous record's hash and its own (SHA-256 over a canonical encoding of
+ * its fields, docs/audit.md), so any edit, deletion or reordering breaks the
+ * chain.  A writer thread commits records in groups: whatever was submitted
+ * while the previous commit was syncing goes into the next transaction, so
+ * under load one fsync covers many records.  The caller releases a signature
+ * only after its record came back completed with status 0 (durable).
+ *
+ * If a commit fails (disk full, I/O error) every record of that group comes
+ * back with SG_ERR_AUDIT_UNAVAILABLE, the chain head stays at the last
+ * durable record, and the next group tries again: signing fails closed and
+ * resumes by itself when writing works again.
+ *
+ * Threads: sg_audit_submit() and sg_audit_take_completed() may be called
+ * from one front thread while the writer runs; sg_audit_idem_lookup() uses
+ * its own read connection and must be called from that same front thread.
+ */
+#ifndef SG_AUDIT_H
+#define SG_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sg_alg.h"
+#include "sg_wire.h"
+
+struct sg_audit;
+
+struct sg_audit_record {
+	/* Filled by the submitter. */
+	char client[SG_NAME_MAX + 1]; /* "" if the client is unknown */
+	enum sg_op op;                /* SG_OP_NONE for undecodable requests */
+	uint64_t req_id;              /* the request's id (0 if none) */
+	char key[SG_NAME_MAX + 1];    /* "" if none */
+	enum sg_hash hash;            /* SG_HASH_NONE if none */
+	enum sg_pad pad;
+	unsigned char digest[SG_HASH_MAX_LEN];
+	size_t digest_len; /* 0 if none */
+	int result;        /* 0 or the negative SG_ERR_* sent to the client */
+	struct sg_meta meta;
+	/* For a signature: the reply, whose sig is hashed into the record and
+	 * which is stored under (client, idem) when idem_len > 0. */
+	int has_sig;
+	struct sg_sign_rep rep;
+	unsigned char idem[SG_IDEM_MAX];
+	size_t idem_len;
+	unsigned char req_fp[32]; /* fingerprint of the request, for idempotency conflicts */
+
+	/* Filled by the writer on completion. */
+	int status;             /* 0 durable, or SG_ERR_AUDIT_UNAVAILABLE */
+	uint64_t seq;           /* record number, from 1 */
+	unsigned char hash[32]; /* this record's hash */
+	int64_t time_us;        /* commit-time wall clock, microseconds since the epoch */
+
+	/* Owned by the caller, untouched by the audit module. */
+	void *cookie;
+	struct sg_audit_record *next; /* queue link: the module uses it while it holds the record */
+};
+
+/*
+ * Opens (creating if needed) the database at path, checks its schema, and
+ * reads the chain head.  vfs names a SQLite VFS (NULL: the default); tests
+ * use it to inject full-disk and I/O errors.  Returns 0 or SG_ERR_IO /
+ * SG_ERR_AUDIT_CORRUPT with why.
+ */
+int sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *why,
+		  size_t why_len);
+
+/* Starts the writer thread; 0 or SG_ERR_INTERNAL. */
+int sg_audit_start(struct sg_audit *a);
+
+/*
+ * Hands rec to the writer.  The module owns rec until it comes back from
+ * sg_audit_take_completed(); it never frees it.
+ */
+void sg_audit_submit(struct sg_audit *a, struct sg_audit_record *rec);
+
+/* A descriptor (eventfd) that is readable while completed records wait. */
+int sg_audit_event_fd(const struct sg_audit *a);
+
+/*
+ * Takes every completed record, in commit order, as a list linked by next
+ * (NULL if none), and clears the event descriptor.
+ */
+struct sg_audit_record *sg_audit_take_completed(struct sg_audit *a);
+
+/* 1 if the last commit succeeded (or none was tried yet). */
+int sg_audit_writable(const struct sg_audit *a);
+
+/*
+ * Looks up a stored answer for (client, idem).  Returns 0 with *rep and
+ * req_fp filled, SG_ERR_NOT_FOUND, or SG_ERR_IO.
+ */
+int sg_audit_idem_lookup(struct sg_audit *a, const char *client, const unsigned char *idem,
+			 size_t idem_len, struct sg_sign_rep *rep, unsigned char req_fp[32]);
+
+/*
+ * Stops the writer after it has committed everything submitted so far;
+ * completed records are still collected with sg_audit_take_completed().
+ */
+void sg_audit_stop(struct sg_audit *a);
+
+/* Stops (if needed) and closes; NULL-safe. */
+void sg_audit_close(struct sg_audit *a);
+
+/*
+ * Recomputes the whole chain of the database at path (opened read-only).
+ * Returns 0 with *count records verified, or SG_ERR_AUDIT_CORRUPT with
+ * *first_bad the number of the first record that does not match and why
+ * saying what does not match; SG_ERR_IO if it cannot be read.
+ */
+int sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *why,
+		    size_t why_len);
+
+#endif /* SG_AUDIT_H */

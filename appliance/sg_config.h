@@ -1,0 +1,51 @@
+/*
+ * sg_config: the daemon configuration (signetd.yaml; see docs/operations.md),
+ * loaded with the same strict YAML rules as the policy.
+ *
+ * The configuration names files, never secrets: the CURVE server secret key
+ * and the user PIN are read from their own 0600 files (or the PIN from an
+ * inherited descriptor) by the daemon, through sg_secret.
+ */
+#ifndef SG_CONFIG_H
+#define SG_CONFIG_H
+
+#include <stddef.h>
+
+#include "sg_log.h"
+
+#define SG_CONFIG_MAX_LISTEN 8
+#define SG_PATH_MAX 4096
+
+struct sg_config {
+	char *listen[SG_CONFIG_MAX_LISTEN]; /* ZeroMQ endpoints: tcp://..., ipc://... */
+	size_t n_listen;
+	char *server_secret_key_file; /* Z85 CURVE secret key, 0600 */
+	char *policy_file;
+	char *audit_db;
+	/* pkcs11 */
+	char *module;           /* absolute path of the PKCS#11 module */
+	char *module_allowlist; /* file of allowed module paths; default SIGNET_SYSCONFDIR/signet/pkcs11-modules.allow */
+	char *token_label;      /* exact token label */
+	char *pin_file;         /* 0600 file with the user PIN, or NULL when pin_fd is used */
+	int pin_fd;             /* inherited descriptor with the PIN, or -1 */
+	unsigned workers;       /* signing worker threads, default 2, 1..64 */
+	/* limits */
+	size_t max_message_size;       /* default SG_WIRE_DEFAULT_MAX_MSG, 256..1 MiB */
+	unsigned max_inflight_per_client; /* default 256, 1..65536 */
+	/* logging */
+	enum sg_log_level log_level; /* default info */
+	int log_syslog;              /* default 0 */
+	char *pid_file;              /* optional */
+};
+
+/*
+ * Loads path into *cfg (zeroed first, defaults applied).  Relative paths in
+ * the file are resolved against the directory of the file.  Returns 0, or
+ * SG_ERR_CONFIG / SG_ERR_IO / SG_ERR_NOT_FOUND with why naming line and field.
+ */
+int sg_config_load(const char *path, struct sg_config *cfg, char *why, size_t why_len);
+
+/* Frees the strings of cfg; NULL-safe, leaves cfg zeroed. */
+void sg_config_clear(struct sg_config *cfg);
+
+#endif /* SG_CONFIG_H */

@@ -1,0 +1,79 @@
+/*
+ * sg_policy: the access policy of signetd, loaded from a YAML file with a
+ * strict schema (libcyaml; see policies/README.md).
+ *
+ * A policy names clients (name, CURVE public key, roles, in-flight cap),
+ * keys (name, pkcs11: URI, algorithm, purposes, self-verify) and rules
+ * (which clients or roles may run which ops on which keys with which hashes
+ * and paddings).  Everything no rule allows is denied.
+ *
+ * A loaded policy is immutable; a reload builds a new one and swaps it in, so
+ * a failed reload leaves the old policy in force.  Loading refuses unknown
+ * fields, duplicate keys and YAML aliases and names the field and line.
+ * This module never touches the HSM, the network or the audit log.
+ */
+#ifndef SG_POLICY_H
+#define SG_POLICY_H
+
+#include <stddef.h>
+
+#include "sg_alg.h"
+#include "sg_wire.h"
+
+#define SG_POLICY_MAX_CLIENTS 4096
+#define SG_POLICY_MAX_KEYS 1024
+#define SG_POLICY_MAX_RULES 4096
+#define SG_POLICY_URI_MAX 512
+
+struct sg_policy;
+struct sg_policy_client;
+struct sg_policy_key;
+
+/*
+ * Loads and validates the policy at path.  Returns 0 and *out, or
+ * SG_ERR_POLICY / SG_ERR_IO / SG_ERR_NOT_FOUND with why (why_len bytes)
+ * naming the file, line and field at fault.
+ */
+int sg_policy_load(const char *path, struct sg_policy **out, char *why, size_t why_len);
+
+/* NULL-safe. */
+void sg_policy_free(struct sg_policy *p);
+
+/* Clients.  pub is the raw 32-byte CURVE public key. */
+const struct sg_policy_client *sg_policy_client_by_pubkey(const struct sg_policy *p,
+							  const unsigned char pub[32]);
+const struct sg_policy_client *sg_policy_client_by_name(const struct sg_policy *p,
+							const char *name);
+const char *sg_policy_client_name(const struct sg_policy_client *c);
+/* The client's cap on requests in flight; 0 means "use the daemon default". */
+unsigned sg_policy_client_max_inflight(const struct sg_policy_client *c);
+
+/* Keys, in file order. */
+size_t sg_policy_key_count(const struct sg_policy *p);
+const struct sg_policy_key *sg_policy_key_at(const struct sg_policy *p, size_t i);
+const struct sg_policy_key *sg_policy_key_by_name(const struct sg_policy *p, const char *name);
+const char *sg_policy_key_name(const struct sg_policy_key *k);
+const char *sg_policy_key_uri(const struct sg_policy_key *k);
+enum sg_keyalg sg_policy_key_alg(const struct sg_policy_key *k);
+/* 1 unless the policy turned self-verification off for this (EC) key. */
+int sg_policy_key_self_verify(const struct sg_policy_key *k);
+
+/*
+ * The decision.  key is NULL for ops that name no key (ping, keys.list);
+ * hash and pad are SG_HASH_NONE / SG_PAD_NONE where they do not apply.
+ * Returns 0 if a rule allows it, SG_ERR_UNKNOWN_KEY if key names no key of
+ * the policy, SG_ERR_BAD_PADDING if pad does not suit the key's algorithm,
+ * and SG_ERR_DENIED otherwise (also for an unknown client).
+ */
+int sg_policy_check(const struct sg_policy *p, const char *client, enum sg_op op, const char *key,
+		    enum sg_hash hash, enum sg_pad pad);
+
+/*
+ * What client may do with key: *ops gets bit (1 << op) for each op a rule
+ * allows on it, *hashes bit (1 << hash) for each hash allowed with
+ * sign.digest.  Both 0 when nothing is allowed.
+ */
+void sg_policy_key_grants(const struct sg_policy *p, const char *client,
+			  const struct sg_policy_key *k, unsigned *ops, unsigned *hashes);
+
+#endif /* SG_POLICY_H */

@@ -1,0 +1,170 @@
+/*
+ * sg_wire: the msgpack codec of wire protocol v1 (docs/protocol.md).
+ *
+ * One msgpack map per ZeroMQ message.  Requests are {v:1, id:uint, op:str,
+ * ...}; replies {v:1, id, ok:true, ...} or {v:1, id, ok:false, err:{code,
+ * name, msg}}.
+ *
+ * Decoding is strict and never trusts a length: every frame is first walked
+ * by sg_wire_preflight(), which checks each string, binary and container
+ * count against the bytes left, caps the nesting and refuses trailing bytes,
+ * before msgpack-c (whose unpacker allocates what a header claims) sees it.
+ * Then one function per message checks type, length and count of each field;
+ * unknown fields, duplicate keys, missing fields and wrong types are errors
+ * with their own codes.  Strings must be valid UTF-8 without NUL bytes.
+ *
+ * This module owns no sockets and no policy: it only turns bytes into typed
+ * structs and back.  Decoded structs use fixed-size storage, so the server's
+ * hot path allocates nothing per request beyond msgpack-c's reusable zone.
+ */
+#ifndef SG_WIRE_H
+#define SG_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "sg_alg.h"
+
+#define SG_WIRE_VERSION 1
+#define SG_WIRE_MAX_DEPTH 8
+#define SG_WIRE_MAX_FIELDS 16
+#define SG_WIRE_DEFAULT_MAX_MSG (64 * 1024)
+#define SG_NAME_MAX 64 /* key and client names: [A-Za-z0-9._-]{1,64} */
+#define SG_IDEM_MAX 64
+#define SG_META_ARTIFACT_MAX 1024
+#define SG_META_JOB_MAX 256
+#define SG_SIG_MAX 512
+#define SG_PUB_MAX 1024
+#define SG_MAX_KEYS 1024
+#define SG_WHY_MAX 160
+
+enum sg_op {
+	SG_OP_NONE = 0,
+	SG_OP_PING = 1,
+	SG_OP_KEYS_LIST = 2,
+	SG_OP_SIGN_DIGEST = 3,
+};
+#define SG_OP_COUNT 4
+
+/* Client metadata of a signing request; recorded in the audit log verbatim. */
+struct sg_meta {
+	char artifact[SG_META_ARTIFACT_MAX + 1]; /* "" when absent */
+	int has_size;
+	uint64_t size;
+	char job[SG_META_JOB_MAX + 1]; /* "" when absent */
+};
+
+struct sg_sign_req {
+	char key[SG_NAME_MAX + 1];
+	enum sg_hash hash;
+	unsigned char digest[SG_HASH_MAX_LEN];
+	size_t digest_len;
+	enum sg_pad pad; /* SG_PAD_NONE when absent */
+	unsigned char idem[SG_IDEM_MAX];
+	size_t idem_len; /* 0 when absent */
+	struct sg_meta meta;
+};
+
+struct sg_req {
+	uint64_t id;
+	enum sg_op op;
+	union {
+		struct sg_sign_req sign;
+	} u;
+};
+
+/* One entry of a keys.list reply. */
+struct sg_key_info {
+	char name[SG_NAME_MAX + 1];
+	enum sg_keyalg alg;
+	unsigned char pub[SG_PUB_MAX]; /* DER SubjectPublicKeyInfo */
+	size_t pub_len;
+	unsigned hashes; /* bit (1 << enum sg_hash) per allowed hash */
+	unsigned ops;    /* bit (1 << enum sg_op) per allowed op */
+};
+
+struct sg_sign_rep {
+	char key[SG_NAME_MAX + 1];
+	enum sg_keyalg alg;
+	enum sg_hash hash;
+	enum sg_pad pad;
+	unsigned char sig[SG_SIG_MAX];
+	size_t sig_len;
+	uint64_t record;               /* audit record number (receipt) */
+	unsigned char record_hash[32]; /* audit record hash (receipt) */
+	int replayed;                  /* 1 if this is a stored answer to a retried request */
+};
+
+struct sg_ping_rep {
+	char server[SG_NAME_MAX + 1];
+	uint64_t time; /* server clock, seconds since the epoch */
+};
+
+/* A decoded reply (client side). */
+struct sg_rep {
+	uint64_t id;
+	int ok;
+	int err;                 /* negative SG_ERR_* when !ok */
+	char err_name[SG_NAME_MAX + 1];
+	char err_msg[256];
+	enum sg_op op;
+	union {
+		struct sg_ping_rep ping;
+		struct {
+			struct sg_key_info *keys; /* owned; freed by sg_rep_clear */
+			size_t n;
+		} keys;
+		struct sg_sign_rep sign;
+	} u;
+};
+
+/* Names of ops: "ping", "keys.list", "sign.digest". */
+const char *sg_op_name(enum sg_op op); /* "?" for SG_OP_NONE */
+int sg_op_parse(const char *s, enum sg_op *out); /* SG_ERR_UNKNOWN_OP */
+
+/* 1 if s (len bytes, not NUL-terminated) is a valid key/client name. */
+int sg_wire_name_valid(const char *s, size_t len);
+
+/* 1 if p[0..len) is valid UTF-8 without NUL bytes or overlong forms. */
+int sg_wire_utf8_valid(const unsigned char *p, size_t len);
+
+/*
+ * Checks that p[0..len) is exactly one msgpack object: no trailing bytes, no
+ * ext types or reserved bytes, depth at most max_depth, and every length and
+ * count fits in the bytes that remain.  Returns 0 or SG_ERR_MALFORMED.
+ */
+int sg_wire_preflight(const unsigned char *p, size_t len, unsigned max_depth);
+
+/* A reusable decoder (owns a msgpack zone, so decoding allocates only at warm-up). */
+struct sg_wire_dec;
+struct sg_wire_dec *sg_wire_dec_new(void);
+void sg_wire_dec_free(struct sg_wire_dec *d);
+
+/*
+ * Decodes a request.  On failure returns the error code and, when the request
+ * carried a well-typed id, sets *have_id and req->id so that the error reply
+ * can echo it; why (SG_WHY_MAX bytes) receives a one-line explanation that
+ * names the offending field.  Sizes above max_msg are SG_ERR_TOO_LARGE.
+ */
+int sg_wire_decode_req(struct sg_wire_dec *d, const void *buf, size_t len, size_t max_msg,
+		       struct sg_req *req, int *have_id, char *why);
+
+/* Decodes a reply to a request of op expect; sg_rep_clear() releases it. */
+int sg_wire_decode_rep(struct sg_wire_dec *d, const void *buf, size_t len, enum sg_op expect,
+		       struct sg_rep *rep, char *why);
+void sg_rep_clear(struct sg_rep *rep);
+
+/*
+ * Encoders append one message to sb (cleared first).  They return 0 or
+ * SG_ERR_NOMEM / SG_ERR_INVALID_ARG.
+ */
+int sg_wire_encode_req(msgpack_sbuffer *sb, const struct sg_req *req);
+int sg_wire_encode_err(msgpack_sbuffer *sb, uint64_t id, int err, const char *msg);
+int sg_wire_encode_ping_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_ping_rep *rep);
+int sg_wire_encode_keys_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_key_info *keys,
+			    size_t n);
+int sg_wire_encode_sign_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_sign_rep *rep);
+
+#endif /* SG_WIRE_H */
