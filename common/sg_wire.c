@@ -1,0 +1,1079 @@
+/* sg_wire: see sg_wire.h and docs/protocol.md. */
+#include "sg_wire.h"
+#include "sg_err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const sg_op_names[SG_OP_COUNT] = {"?", "ping", "keys.list", "sign.digest"};
+
+const char *
+sg_op_name(enum sg_op op)
+{
+	return (op > SG_OP_NONE && op < SG_OP_COUNT) ? sg_op_names[op] : "?";
+}
+
+int
+sg_op_parse(const char *s, enum sg_op *out)
+{
+	int i;
+
+	for (i = SG_OP_PING; i < SG_OP_COUNT; i++) {
+		if (strcmp(s, sg_op_names[i]) == 0) {
+			*out = (enum sg_op)i;
+			return 0;
+		}
+	}
+	return SG_ERR_UNKNOWN_OP;
+}
+
+int
+sg_wire_name_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > SG_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+sg_wire_utf8_valid(const unsigned char *p, size_t len)
+{
+	size_t i = 0, n, k;
+	unsigned long cp;
+
+	while (i < len) {
+		unsigned char c = p[i];
+
+		if (c == 0)
+			return 0;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return 0; /* continuation byte, overlong lead, or > U+10FFFF */
+		}
+		if (len - i - 1 < n)
+			return 0;
+		for (k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/*
+ * Preflight.  Reads big-endian lengths and walks one object; the recursion is
+ * bounded by max_depth and every loop by the bytes that remain, since each
+ * element takes at least one byte.
+ */
+static int
+sg_be(const unsigned char *p, size_t len, size_t *off, size_t nbytes, uint64_t *v)
+{
+	size_t i;
+
+	if (len - *off < nbytes)
+		return SG_ERR_MALFORMED;
+	*v = 0;
+	for (i = 0; i < nbytes; i++)
+		*v = (*v << 8) | p[*off + i];
+	*off += nbytes;
+	return 0;
+}
+
+static int
+sg_preflight_obj(const unsigned char *p, size_t len, size_t *off, unsigned depth,
+		 unsigned max_depth)
+{
+	uint64_t n = 0, i, left;
+	size_t skip = 0, lenbytes = 0;
+	int container = 0; /* 1 array, 2 map */
+	unsigned char c;
+	int r;
+
+	if (*off >= len)
+		return SG_ERR_MALFORMED;
+	c = p[(*off)++];
+	if (c <= 0x7f || c >= 0xe0)
+		return 0;
+	if (c >= 0x80 && c <= 0x8f) {
+		container = 2;
+		n = c & 0x0f;
+	} else if (c >= 0x90 && c <= 0x9f) {
+		container = 1;
+		n = c & 0x0f;
+	} else if (c >= 0xa0 && c <= 0xbf) {
+		skip = c & 0x1f;
+	} else {
+		switch (c) {
+		case 0xc0: /* nil */
+		case 0xc2: /* false */
+		case 0xc3: /* true */
+			return 0;
+		case 0xc4: /* bin8 */
+		case 0xd9: /* str8 */
+			lenbytes = 1;
+			break;
+		case 0xc5:
+		case 0xda:
+			lenbytes = 2;
+			break;
+		case 0xc6:
+		case 0xdb:
+			lenbytes = 4;
+			break;
+		case 0xca: /* float32 */
+		case 0xce: /* uint32 */
+		case 0xd2: /* int32 */
+			skip = 4;
+			break;
+		case 0xcb:
+		case 0xcf:
+		case 0xd3:
+			skip = 8;
+			break;
+		case 0xcc:
+		case 0xd0:
+			skip = 1;
+			break;
+		case 0xcd:
+		case 0xd1:
+			skip = 2;
+			break;
+		case 0xdc:
+			container = 1;
+			lenbytes = 2;
+			break;
+		case 0xdd:
+			container = 1;
+			lenbytes = 4;
+			break;
+		case 0xde:
+			container = 2;
+			lenbytes = 2;
+			break;
+		case 0xdf:
+			container = 2;
+			lenbytes = 4;
+			break;
+		default:
+			/* 0xc1 (never used) and every ext type: not part of the protocol. */
+			return SG_ERR_MALFORMED;
+		}
+	}
+	if (lenbytes != 0) {
+		if ((r = sg_be(p, len, off, lenbytes, &n)) != 0)
+			return r;
+		if (container == 0)
+			skip = (size_t)n;
+	}
+	if (container == 0) {
+		if (len - *off < skip)
+			return SG_ERR_MALFORMED;
+		*off += skip;
+		return 0;
+	}
+	if (depth >= max_depth)
+		return SG_ERR_MALFORMED;
+	/* Each element needs at least one byte: refuse counts the frame cannot hold. */
+	left = len - *off;
+	if (n > left || (container == 2 && n > left / 2))
+		return SG_ERR_MALFORMED;
+	if (container == 2)
+		n *= 2;
+	for (i = 0; i < n; i++) {
+		if ((r = sg_preflight_obj(p, len, off, depth + 1, max_depth)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+sg_wire_preflight(const unsigned char *p, size_t len, unsigned max_depth)
+{
+	size_t off = 0;
+	int r;
+
+	if (p == NULL || len == 0)
+		return SG_ERR_MALFORMED;
+	if ((r = sg_preflight_obj(p, len, &off, 0, max_depth)) != 0)
+		return r;
+	return off == len ? 0 : SG_ERR_MALFORMED;
+}
+
+struct sg_wire_dec {
+	msgpack_zone zone;
+};
+
+struct sg_wire_dec *
+sg_wire_dec_new(void)
+{
+	struct sg_wire_dec *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	if (!msgpack_zone_init(&d->zone, 4096)) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void
+sg_wire_dec_free(struct sg_wire_dec *d)
+{
+	if (d == NULL)
+		return;
+	msgpack_zone_destroy(&d->zone);
+	free(d);
+}
+
+/* Preflights, then unpacks one object into the decoder's zone. */
+static int
+sg_wire_unpack(struct sg_wire_dec *d, const void *buf, size_t len, msgpack_object *obj)
+{
+	size_t off = 0;
+
+	if (sg_wire_preflight(buf, len, SG_WIRE_MAX_DEPTH) != 0)
+		return SG_ERR_MALFORMED;
+	msgpack_zone_clear(&d->zone);
+	if (msgpack_unpack(buf, len, &off, &d->zone, obj) != MSGPACK_UNPACK_SUCCESS || off != len)
+		return SG_ERR_MALFORMED;
+	return 0;
+}
+
+/*
+ * A map being decoded: its entries, which of them were consumed, and the
+ * place to explain a failure.
+ */
+struct sg_map {
+	const msgpack_object_kv *kv;
+	size_t n;
+	unsigned used; /* bit i: entry i consumed */
+	char *why;
+};
+
+static void sg_why(char *why, const char *fmt, const char *field)
+	__attribute__((format(printf, 2, 0)));
+
+static void
+sg_why(char *why, const char *fmt, const char *field)
+{
+	if (why != NULL) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		/* Every caller passes a literal with one %s (checked by the attribute). */
+		snprintf(why, SG_WHY_MAX, fmt, field);
+#pragma GCC diagnostic pop
+	}
+}
+
+static int
+sg_key_is(const msgpack_object *k, const char *name)
+{
+	size_t n = strlen(name);
+
+	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+	       memcmp(k->via.str.ptr, name, n) == 0;
+}
+
+/*
+ * Checks that obj is a map of at most SG_WIRE_MAX_FIELDS entries whose keys
+ * are distinct, valid strings.
+ */
+static int
+sg_map_open(const msgpack_object *obj, struct sg_map *m, char *why, const char *what)
+{
+	size_t i, j;
+
+	memset(m, 0, sizeof(*m));
+	m->why = why;
+	if (obj->type != MSGPACK_OBJECT_MAP) {
+		sg_why(why, "%s is not a map", what);
+		return SG_ERR_BAD_TYPE;
+	}
+	if (obj->via.map.size > SG_WIRE_MAX_FIELDS) {
+		sg_why(why, "%s has too many fields", what);
+		return SG_ERR_MALFORMED;
+	}
+	m->kv = obj->via.map.ptr;
+	m->n = obj->via.map.size;
+	for (i = 0; i < m->n; i++) {
+		const msgpack_object *k = &m->kv[i].key;
+
+		if (k->type != MSGPACK_OBJECT_STR || k->via.str.size == 0 || k->via.str.size > 32 ||
+		    !sg_wire_utf8_valid((const unsigned char *)k->via.str.ptr, k->via.str.size)) {
+			sg_why(why, "%s has a key that is not a short string", what);
+			return SG_ERR_MALFORMED;
+		}
+		for (j = 0; j < i; j++) {
+			const msgpack_object *o = &m->kv[j].key;
+
+			if (o->via.str.size == k->via.str.size &&
+			    memcmp(o->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0) {
+				if (why != NULL)
+					snprintf(why, SG_WHY_MAX, "field '%.*s' appears twice",
+						 (int)k->via.str.size, k->via.str.ptr);
+				return SG_ERR_DUPLICATE_FIELD;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Finds and consumes field name; NULL if absent. */
+static const msgpack_object *
+sg_map_get(struct sg_map *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		if (sg_key_is(&m->kv[i].key, name)) {
+			m->used |= 1u << i;
+			return &m->kv[i].val;
+		}
+	}
+	return NULL;
+}
+
+/* Fails on the first entry not consumed. */
+static int
+sg_map_close(const struct sg_map *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		if ((m->used & (1u << i)) == 0) {
+			if (m->why != NULL)
+				snprintf(m->why, SG_WHY_MAX, "unknown field '%.*s'",
+					 (int)m->kv[i].key.via.str.size, m->kv[i].key.via.str.ptr);
+			return SG_ERR_UNKNOWN_FIELD;
+		}
+	}
+	return 0;
+}
+
+static int
+sg_field_uint(struct sg_map *m, const char *name, int required, uint64_t *out, int *present)
+{
+	const msgpack_object *o = sg_map_get(m, name);
+
+	if (present != NULL)
+		*present = o != NULL;
+	if (o == NULL) {
+		if (!required)
+			return 0;
+		sg_why(m->why, "field '%s' is missing", name);
+		return SG_ERR_MISSING_FIELD;
+	}
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		sg_why(m->why, "field '%s' must be an unsigned integer", name);
+		return SG_ERR_BAD_TYPE;
+	}
+	*out = o->via.u64;
+	return 0;
+}
+
+static int
+sg_field_bool(struct sg_map *m, const char *name, int required, int *out)
+{
+	const msgpack_object *o = sg_map_get(m, name);
+
+	if (o == NULL) {
+		if (!required)
+			return 0;
+		sg_why(m->why, "field '%s' is missing", name);
+		return SG_ERR_MISSING_FIELD;
+	}
+	if (o->type != MSGPACK_OBJECT_BOOLEAN) {
+		sg_why(m->why, "field '%s' must be a boolean", name);
+		return SG_ERR_BAD_TYPE;
+	}
+	*out = o->via.boolean ? 1 : 0;
+	return 0;
+}
+
+/* A UTF-8 string of 1..max bytes (0..max if allow_empty) into out[max + 1]. */
+static int
+sg_obj_str(const msgpack_object *o, char *out, size_t max, int allow_empty, char *why,
+	   const char *name)
+{
+	if (o->type != MSGPACK_OBJECT_STR) {
+		sg_why(why, "field '%s' must be a string", name);
+		return SG_ERR_BAD_TYPE;
+	}
+	if (o->via.str.size > max || (o->via.str.size == 0 && !allow_empty)) {
+		sg_why(why, "field '%s' has a bad length", name);
+		return SG_ERR_BAD_VALUE;
+	}
+	if (!sg_wire_utf8_valid((const unsigned char *)o->via.str.ptr, o->via.str.size)) {
+		sg_why(why, "field '%s' is not valid UTF-8 or has a NUL byte", name);
+		return SG_ERR_BAD_VALUE;
+	}
+	memcpy(out, o->via.str.ptr, o->via.str.size);
+	out[o->via.str.size] = '\0';
+	return 0;
+}
+
+static int
+sg_field_str(struct sg_map *m, const char *name, int required, char *out, size_t max,
+	     int *present)
+{
+	const msgpack_object *o = sg_map_get(m, name);
+
+	if (present != NULL)
+		*present = o != NULL;
+	if (o == NULL) {
+		if (!required)
+			return 0;
+		sg_why(m->why, "field '%s' is missing", name);
+		return SG_ERR_MISSING_FIELD;
+	}
+	return sg_obj_str(o, out, max, 0, m->why, name);
+}
+
+/* A string field that must also be a valid key or client name. */
+static int
+sg_field_name(struct sg_map *m, const char *name, int required, char *out)
+{
+	int r, present = 0;
+
+	if ((r = sg_field_str(m, name, required, out, SG_NAME_MAX, &present)) != 0)
+		return r;
+	if (present && !sg_wire_name_valid(out, strlen(out))) {
+		sg_why(m->why, "field '%s' is not a valid name", name);
+		return SG_ERR_BAD_VALUE;
+	}
+	return 0;
+}
+
+static int
+sg_field_bin(struct sg_map *m, const char *name, int required, unsigned char *out, size_t max,
+	     size_t *len)
+{
+	const msgpack_object *o = sg_map_get(m, name);
+
+	*len = 0;
+	if (o == NULL) {
+		if (!required)
+			return 0;
+		sg_why(m->why, "field '%s' is missing", name);
+		return SG_ERR_MISSING_FIELD;
+	}
+	if (o->type != MSGPACK_OBJECT_BIN) {
+		sg_why(m->why, "field '%s' must be binary", name);
+		return SG_ERR_BAD_TYPE;
+	}
+	if (o->via.bin.size == 0 || o->via.bin.size > max) {
+		sg_why(m->why, "field '%s' has a bad length", name);
+		return SG_ERR_BAD_VALUE;
+	}
+	memcpy(out, o->via.bin.ptr, o->via.bin.size);
+	*len = o->via.bin.size;
+	return 0;
+}
+
+static int
+sg_decode_meta(const msgpack_object *o, struct sg_meta *meta, char *why)
+{
+	struct sg_map m;
+	int r;
+
+	if ((r = sg_map_open(o, &m, why, "meta")) != 0)
+		return r;
+	if ((r = sg_field_str(&m, "artifact", 0, meta->artifact, SG_META_ARTIFACT_MAX, NULL)) !=
+		0 ||
+	    (r = sg_field_uint(&m, "size", 0, &meta->size, &meta->has_size)) != 0 ||
+	    (r = sg_field_str(&m, "job", 0, meta->job, SG_META_JOB_MAX, NULL)) != 0)
+		return r;
+	return sg_map_close(&m);
+}
+
+static int
+sg_decode_sign_req(struct sg_map *m, struct sg_sign_req *s)
+{
+	char name[16];
+	const msgpack_object *meta;
+	int r, present = 0;
+
+	if ((r = sg_field_name(m, "key", 1, s->key)) != 0)
+		return r;
+	if ((r = sg_field_str(m, "hash", 1, name, sizeof(name) - 1, NULL)) != 0) {
+		if (r == SG_ERR_BAD_VALUE) {
+			sg_why(m->why, "unsupported hash in field '%s'", "hash");
+			r = SG_ERR_UNKNOWN_HASH;
+		}
+		return r;
+	}
+	if (sg_hash_parse(name, &s->hash) != 0) {
+		sg_why(m->why, "unsupported hash '%s'", name);
+		return SG_ERR_UNKNOWN_HASH;
+	}
+	if ((r = sg_field_bin(m, "digest", 1, s->digest, SG_HASH_MAX_LEN, &s->digest_len)) != 0) {
+		if (r == SG_ERR_BAD_VALUE)
+			r = SG_ERR_DIGEST_LENGTH;
+		return r;
+	}
+	if (s->digest_len != sg_hash_len(s->hash)) {
+		if (m->why != NULL)
+			snprintf(m->why, SG_WHY_MAX, "digest is %zu bytes, %s needs %zu",
+				 s->digest_len, sg_hash_name(s->hash), sg_hash_len(s->hash));
+		return SG_ERR_DIGEST_LENGTH;
+	}
+	if ((r = sg_field_str(m, "pad", 0, name, sizeof(name) - 1, &present)) != 0) {
+		if (r == SG_ERR_BAD_VALUE)
+			r = SG_ERR_BAD_PADDING;
+		return r;
+	}
+	s->pad = SG_PAD_NONE;
+	if (present && (sg_pad_parse(name, &s->pad) != 0 || s->pad == SG_PAD_NONE)) {
+		sg_why(m->why, "unsupported padding '%s'", name);
+		return SG_ERR_BAD_PADDING;
+	}
+	if ((r = sg_field_bin(m, "idem", 0, s->idem, SG_IDEM_MAX, &s->idem_len)) != 0)
+		return r;
+	if ((meta = sg_map_get(m, "meta")) != NULL &&
+	    (r = sg_decode_meta(meta, &s->meta, m->why)) != 0)
+		return r;
+	return 0;
+}
+
+int
+sg_wire_decode_req(struct sg_wire_dec *d, const void *buf, size_t len, size_t max_msg,
+		   struct sg_req *req, int *have_id, char *why)
+{
+	msgpack_object obj;
+	const msgpack_object *o;
+	struct sg_map m;
+	uint64_t v = 0;
+	char opname[32];
+	size_t i;
+	int r;
+
+	memset(req, 0, sizeof(*req));
+	*have_id = 0;
+	if (why != NULL)
+		why[0] = '\0';
+	if (len > max_msg) {
+		sg_why(why, "message larger than the %s limit", "size");
+		return SG_ERR_TOO_LARGE;
+	}
+	if ((r = sg_wire_unpack(d, buf, len, &obj)) != 0) {
+		sg_why(why, "not a single well-formed msgpack %s", "object");
+		return r;
+	}
+	if (obj.type != MSGPACK_OBJECT_MAP) {
+		sg_why(why, "request is not a %s", "map");
+		return SG_ERR_MALFORMED;
+	}
+	/* Find a well-typed id first, so that even a bad request gets an answer it can match. */
+	for (i = 0; i < obj.via.map.size && i < SG_WIRE_MAX_FIELDS; i++) {
+		if (sg_key_is(&obj.via.map.ptr[i].key, "id") &&
+		    obj.via.map.ptr[i].val.type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    obj.via.map.ptr[i].val.via.u64 != 0) {
+			req->id = obj.via.map.ptr[i].val.via.u64;
+			*have_id = 1;
+			break;
+		}
+	}
+	if ((r = sg_map_open(&obj, &m, why, "request")) != 0)
+		goto fail;
+	if ((o = sg_map_get(&m, "v")) == NULL) {
+		sg_why(why, "field '%s' is missing", "v");
+		r = SG_ERR_MISSING_FIELD;
+		goto fail;
+	}
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || (v = o->via.u64) != SG_WIRE_VERSION) {
+		sg_why(why, "unsupported protocol version (this server speaks %s)", "1");
+		r = SG_ERR_VERSION;
+		goto fail;
+	}
+	if ((r = sg_field_uint(&m, "id", 1, &req->id, NULL)) != 0)
+		goto fail;
+	if (req->id == 0) {
+		sg_why(why, "field '%s' must be at least 1", "id");
+		r = SG_ERR_BAD_VALUE;
+		goto fail;
+	}
+	if ((r = sg_field_str(&m, "op", 1, opname, sizeof(opname) - 1, NULL)) != 0) {
+		if (r == SG_ERR_BAD_VALUE) {
+			sg_why(why, "unknown %s", "op");
+			r = SG_ERR_UNKNOWN_OP;
+		}
+		goto fail;
+	}
+	if (sg_op_parse(opname, &req->op) != 0) {
+		sg_why(why, "unknown op '%s'", opname);
+		r = SG_ERR_UNKNOWN_OP;
+		goto fail;
+	}
+	switch (req->op) {
+	case SG_OP_PING:
+	case SG_OP_KEYS_LIST:
+		break;
+	case SG_OP_SIGN_DIGEST:
+		if ((r = sg_decode_sign_req(&m, &req->u.sign)) != 0)
+			goto fail;
+		break;
+	case SG_OP_NONE:
+	default:
+		r = SG_ERR_UNKNOWN_OP;
+		goto fail;
+	}
+	if ((r = sg_map_close(&m)) != 0)
+		goto fail;
+	return 0;
+fail:
+	/* Keep the id (for the error reply) and the op (for the audit record). */
+	{
+		uint64_t id = req->id;
+		enum sg_op op = req->op;
+
+		memset(&req->u, 0, sizeof(req->u));
+		req->id = *have_id ? id : 0;
+		req->op = op;
+	}
+	return r;
+}
+
+/* Encoding helpers: msgpack_pack_* return 0 on success. */
+static int
+sg_pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	return msgpack_pack_str(pk, n) != 0 || msgpack_pack_str_body(pk, s, n) != 0;
+}
+
+static int
+sg_pack_bin(msgpack_packer *pk, const unsigned char *p, size_t n)
+{
+	return msgpack_pack_bin(pk, n) != 0 || msgpack_pack_bin_body(pk, p, n) != 0;
+}
+
+/* Starts a reply map of n fields after v, id and ok. */
+static int
+sg_pack_rep_head(msgpack_packer *pk, uint64_t id, int ok, size_t extra)
+{
+	return msgpack_pack_map(pk, 3 + extra) != 0 || sg_pack_str(pk, "v") ||
+	       msgpack_pack_uint64(pk, SG_WIRE_VERSION) != 0 || sg_pack_str(pk, "id") ||
+	       msgpack_pack_uint64(pk, id) != 0 || sg_pack_str(pk, "ok") ||
+	       (ok ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) != 0;
+}
+
+/* Packs a list of names: the bits set in mask, named by name(bit). */
+static int
+sg_pack_names(msgpack_packer *pk, unsigned mask, int lo, int hi, const char *(*name)(int))
+{
+	size_t n = 0;
+	int i;
+
+	for (i = lo; i <= hi; i++)
+		n += (mask >> i) & 1u;
+	if (msgpack_pack_array(pk, n) != 0)
+		return 1;
+	for (i = lo; i <= hi; i++) {
+		if (((mask >> i) & 1u) && sg_pack_str(pk, name(i)))
+			return 1;
+	}
+	return 0;
+}
+
+static const char *
+sg_hash_name_i(int i)
+{
+	return sg_hash_name((enum sg_hash)i);
+}
+
+static const char *
+sg_op_name_i(int i)
+{
+	return sg_op_name((enum sg_op)i);
+}
+
+int
+sg_wire_encode_req(msgpack_sbuffer *sb, const struct sg_req *req)
+{
+	const struct sg_sign_req *s = &req->u.sign;
+	msgpack_packer pk;
+	size_t n = 3, nm = 0;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	if (req->id == 0 || req->op <= SG_OP_NONE || req->op >= SG_OP_COUNT)
+		return SG_ERR_INVALID_ARG;
+	if (req->op == SG_OP_SIGN_DIGEST) {
+		if (sg_hash_name(s->hash) == NULL || s->digest_len == 0 ||
+		    s->digest_len > SG_HASH_MAX_LEN || s->idem_len > SG_IDEM_MAX)
+			return SG_ERR_INVALID_ARG;
+		nm = (s->meta.artifact[0] != '\0') + (s->meta.has_size != 0) +
+		     (s->meta.job[0] != '\0');
+		n += 3 + (s->pad != SG_PAD_NONE) + (s->idem_len > 0) + (nm > 0);
+	}
+	if (msgpack_pack_map(&pk, n) != 0 || sg_pack_str(&pk, "v") ||
+	    msgpack_pack_uint64(&pk, SG_WIRE_VERSION) != 0 || sg_pack_str(&pk, "id") ||
+	    msgpack_pack_uint64(&pk, req->id) != 0 || sg_pack_str(&pk, "op") ||
+	    sg_pack_str(&pk, sg_op_name(req->op)))
+		return SG_ERR_NOMEM;
+	if (req->op != SG_OP_SIGN_DIGEST)
+		return 0;
+	if (sg_pack_str(&pk, "key") || sg_pack_str(&pk, s->key) || sg_pack_str(&pk, "hash") ||
+	    sg_pack_str(&pk, sg_hash_name(s->hash)) || sg_pack_str(&pk, "digest") ||
+	    sg_pack_bin(&pk, s->digest, s->digest_len))
+		return SG_ERR_NOMEM;
+	if (s->pad != SG_PAD_NONE && (sg_pack_str(&pk, "pad") || sg_pack_str(&pk, sg_pad_name(s->pad))))
+		return SG_ERR_NOMEM;
+	if (s->idem_len > 0 && (sg_pack_str(&pk, "idem") || sg_pack_bin(&pk, s->idem, s->idem_len)))
+		return SG_ERR_NOMEM;
+	if (nm > 0) {
+		if (sg_pack_str(&pk, "meta") || msgpack_pack_map(&pk, nm) != 0)
+			return SG_ERR_NOMEM;
+		if (s->meta.artifact[0] != '\0' &&
+		    (sg_pack_str(&pk, "artifact") || sg_pack_str(&pk, s->meta.artifact)))
+			return SG_ERR_NOMEM;
+		if (s->meta.has_size &&
+		    (sg_pack_str(&pk, "size") || msgpack_pack_uint64(&pk, s->meta.size) != 0))
+			return SG_ERR_NOMEM;
+		if (s->meta.job[0] != '\0' && (sg_pack_str(&pk, "job") || sg_pack_str(&pk, s->meta.job)))
+			return SG_ERR_NOMEM;
+	}
+	return 0;
+}
+
+int
+sg_wire_encode_err(msgpack_sbuffer *sb, uint64_t id, int err, const char *msg)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	if (err >= 0)
+		return SG_ERR_INVALID_ARG;
+	if (msg == NULL || msg[0] == '\0')
+		msg = sg_strerror(err);
+	if (sg_pack_rep_head(&pk, id, 0, 1) || sg_pack_str(&pk, "err") ||
+	    msgpack_pack_map(&pk, 3) != 0 || sg_pack_str(&pk, "code") ||
+	    msgpack_pack_uint64(&pk, (uint64_t)-err) != 0 || sg_pack_str(&pk, "name") ||
+	    sg_pack_str(&pk, sg_err_name(err)) || sg_pack_str(&pk, "msg") || sg_pack_str(&pk, msg))
+		return SG_ERR_NOMEM;
+	return 0;
+}
+
+int
+sg_wire_encode_ping_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_ping_rep *rep)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	if (sg_pack_rep_head(&pk, id, 1, 2) || sg_pack_str(&pk, "server") ||
+	    sg_pack_str(&pk, rep->server) || sg_pack_str(&pk, "time") ||
+	    msgpack_pack_uint64(&pk, rep->time) != 0)
+		return SG_ERR_NOMEM;
+	return 0;
+}
+
+int
+sg_wire_encode_keys_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_key_info *keys, size_t n)
+{
+	msgpack_packer pk;
+	size_t i;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	if (n > SG_MAX_KEYS)
+		return SG_ERR_INVALID_ARG;
+	if (sg_pack_rep_head(&pk, id, 1, 1) || sg_pack_str(&pk, "keys") ||
+	    msgpack_pack_array(&pk, n) != 0)
+		return SG_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		const struct sg_key_info *k = &keys[i];
+
+		if (sg_keyalg_name(k->alg) == NULL || k->pub_len == 0 || k->pub_len > SG_PUB_MAX)
+			return SG_ERR_INVALID_ARG;
+		if (msgpack_pack_map(&pk, 5) != 0 || sg_pack_str(&pk, "name") ||
+		    sg_pack_str(&pk, k->name) || sg_pack_str(&pk, "alg") ||
+		    sg_pack_str(&pk, sg_keyalg_name(k->alg)) || sg_pack_str(&pk, "pub") ||
+		    sg_pack_bin(&pk, k->pub, k->pub_len) || sg_pack_str(&pk, "hashes") ||
+		    sg_pack_names(&pk, k->hashes, SG_HASH_SHA256, SG_HASH_SHA512, sg_hash_name_i) ||
+		    sg_pack_str(&pk, "ops") ||
+		    sg_pack_names(&pk, k->ops, SG_OP_PING, SG_OP_COUNT - 1, sg_op_name_i))
+			return SG_ERR_NOMEM;
+	}
+	return 0;
+}
+
+int
+sg_wire_encode_sign_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_sign_rep *rep)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	if (sg_keyalg_name(rep->alg) == NULL || sg_hash_name(rep->hash) == NULL ||
+	    rep->sig_len == 0 || rep->sig_len > SG_SIG_MAX)
+		return SG_ERR_INVALID_ARG;
+	if (sg_pack_rep_head(&pk, id, 1, 6 + (rep->replayed != 0)) || sg_pack_str(&pk, "key") ||
+	    sg_pack_str(&pk, rep->key) || sg_pack_str(&pk, "alg") ||
+	    sg_pack_str(&pk, sg_keyalg_name(rep->alg)) || sg_pack_str(&pk, "hash") ||
+	    sg_pack_str(&pk, sg_hash_name(rep->hash)) || sg_pack_str(&pk, "pad") ||
+	    sg_pack_str(&pk, sg_pad_name(rep->pad)) || sg_pack_str(&pk, "sig") ||
+	    sg_pack_bin(&pk, rep->sig, rep->sig_len) || sg_pack_str(&pk, "receipt") ||
+	    msgpack_pack_map(&pk, 2) != 0 || sg_pack_str(&pk, "record") ||
+	    msgpack_pack_uint64(&pk, rep->record) != 0 || sg_pack_str(&pk, "hash") ||
+	    sg_pack_bin(&pk, rep->record_hash, sizeof(rep->record_hash)))
+		return SG_ERR_NOMEM;
+	if (rep->replayed && (sg_pack_str(&pk, "replayed") || msgpack_pack_true(&pk) != 0))
+		return SG_ERR_NOMEM;
+	return 0;
+}
+
+/* Reply decoding (client side). */
+
+/* A list of names into a bit mask, each name parsed by parse(). */
+static int
+sg_decode_names(const msgpack_object *o, unsigned *mask, int (*parse)(const char *, int *),
+		char *why, const char *field)
+{
+	char name[SG_NAME_MAX + 1];
+	uint32_t i;
+	int bit, r;
+
+	*mask = 0;
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 16) {
+		sg_why(why, "field '%s' must be a short array", field);
+		return SG_ERR_BAD_TYPE;
+	}
+	for (i = 0; i < o->via.array.size; i++) {
+		if ((r = sg_obj_str(&o->via.array.ptr[i], name, SG_NAME_MAX, 0, why, field)) != 0)
+			return r;
+		if (parse(name, &bit) != 0) {
+			sg_why(why, "field '%s' names something unknown", field);
+			return SG_ERR_BAD_VALUE;
+		}
+		*mask |= 1u << bit;
+	}
+	return 0;
+}
+
+static int
+sg_hash_parse_i(const char *s, int *bit)
+{
+	enum sg_hash h;
+	int r = sg_hash_parse(s, &h);
+
+	*bit = (int)h;
+	return r;
+}
+
+static int
+sg_op_parse_i(const char *s, int *bit)
+{
+	enum sg_op op;
+	int r = sg_op_parse(s, &op);
+
+	*bit = (int)op;
+	return r;
+}
+
+static int
+sg_decode_key_info(const msgpack_object *o, struct sg_key_info *k, char *why)
+{
+	struct sg_map m;
+	char alg[16];
+	const msgpack_object *f;
+	int r;
+
+	if ((r = sg_map_open(o, &m, why, "key")) != 0 ||
+	    (r = sg_field_name(&m, "name", 1, k->name)) != 0 ||
+	    (r = sg_field_str(&m, "alg", 1, alg, sizeof(alg) - 1, NULL)) != 0 ||
+	    (r = sg_field_bin(&m, "pub", 1, k->pub, SG_PUB_MAX, &k->pub_len)) != 0)
+		return r;
+	if (sg_keyalg_parse(alg, &k->alg) != 0) {
+		sg_why(why, "unknown key algorithm '%s'", alg);
+		return SG_ERR_BAD_VALUE;
+	}
+	if ((f = sg_map_get(&m, "hashes")) == NULL ||
+	    (r = sg_decode_names(f, &k->hashes, sg_hash_parse_i, why, "hashes")) != 0)
+		return f == NULL ? SG_ERR_MISSING_FIELD : r;
+	if ((f = sg_map_get(&m, "ops")) == NULL ||
+	    (r = sg_decode_names(f, &k->ops, sg_op_parse_i, why, "ops")) != 0)
+		return f == NULL ? SG_ERR_MISSING_FIELD : r;
+	return sg_map_close(&m);
+}
+
+static int
+sg_decode_sign_rep(struct sg_map *m, struct sg_sign_rep *s, char *why)
+{
+	struct sg_map rm;
+	const msgpack_object *f;
+	char name[16];
+	size_t hlen = 0;
+	int r;
+
+	if ((r = sg_field_name(m, "key", 1, s->key)) != 0 ||
+	    (r = sg_field_str(m, "alg", 1, name, sizeof(name) - 1, NULL)) != 0)
+		return r;
+	if (sg_keyalg_parse(name, &s->alg) != 0)
+		return SG_ERR_BAD_VALUE;
+	if ((r = sg_field_str(m, "hash", 1, name, sizeof(name) - 1, NULL)) != 0)
+		return r;
+	if (sg_hash_parse(name, &s->hash) != 0)
+		return SG_ERR_BAD_VALUE;
+	if ((r = sg_field_str(m, "pad", 1, name, sizeof(name) - 1, NULL)) != 0)
+		return r;
+	if (sg_pad_parse(name, &s->pad) != 0)
+		return SG_ERR_BAD_VALUE;
+	if ((r = sg_field_bin(m, "sig", 1, s->sig, SG_SIG_MAX, &s->sig_len)) != 0)
+		return r;
+	if ((f = sg_map_get(m, "receipt")) == NULL) {
+		sg_why(why, "field '%s' is missing", "receipt");
+		return SG_ERR_MISSING_FIELD;
+	}
+	if ((r = sg_map_open(f, &rm, why, "receipt")) != 0 ||
+	    (r = sg_field_uint(&rm, "record", 1, &s->record, NULL)) != 0 ||
+	    (r = sg_field_bin(&rm, "hash", 1, s->record_hash, sizeof(s->record_hash), &hlen)) !=
+		0 ||
+	    (r = sg_map_close(&rm)) != 0)
+		return r;
+	if (hlen != sizeof(s->record_hash))
+		return SG_ERR_BAD_VALUE;
+	return sg_field_bool(m, "replayed", 0, &s->replayed);
+}
+
+int
+sg_wire_decode_rep(struct sg_wire_dec *d, const void *buf, size_t len, enum sg_op expect,
+		   struct sg_rep *rep, char *why)
+{
+	msgpack_object obj;
+	const msgpack_object *f;
+	struct sg_map m, em;
+	uint64_t v = 0, code = 0;
+	uint32_t i;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->op = expect;
+	if (why != NULL)
+		why[0] = '\0';
+	if ((r = sg_wire_unpack(d, buf, len, &obj)) != 0) {
+		sg_why(why, "reply is not a single well-formed msgpack %s", "object");
+		return r;
+	}
+	if ((r = sg_map_open(&obj, &m, why, "reply")) != 0)
+		goto out;
+	if ((r = sg_field_uint(&m, "v", 1, &v, NULL)) != 0)
+		goto out;
+	if (v != SG_WIRE_VERSION) {
+		r = SG_ERR_VERSION;
+		goto out;
+	}
+	if ((r = sg_field_uint(&m, "id", 1, &rep->id, NULL)) != 0 ||
+	    (r = sg_field_bool(&m, "ok", 1, &rep->ok)) != 0)
+		goto out;
+	if (!rep->ok) {
+		if ((f = sg_map_get(&m, "err")) == NULL) {
+			r = SG_ERR_MISSING_FIELD;
+			goto out;
+		}
+		if ((r = sg_map_open(f, &em, why, "err")) != 0 ||
+		    (r = sg_field_uint(&em, "code", 1, &code, NULL)) != 0 ||
+		    (r = sg_field_str(&em, "name", 1, rep->err_name, SG_NAME_MAX, NULL)) != 0 ||
+		    (f = sg_map_get(&em, "msg")) == NULL ||
+		    (r = sg_obj_str(f, rep->err_msg, sizeof(rep->err_msg) - 1, 1, why, "msg")) != 0 ||
+		    (r = sg_map_close(&em)) != 0) {
+			if (r == 0)
+				r = SG_ERR_MISSING_FIELD;
+			goto out;
+		}
+		if (code == 0 || code > 100000) {
+			r = SG_ERR_BAD_VALUE;
+			goto out;
+		}
+		rep->err = -(int)code;
+		r = sg_map_close(&m);
+		goto out;
+	}
+	switch (expect) {
+	case SG_OP_PING:
+		if ((r = sg_field_str(&m, "server", 1, rep->u.ping.server, SG_NAME_MAX, NULL)) !=
+			0 ||
+		    (r = sg_field_uint(&m, "time", 1, &rep->u.ping.time, NULL)) != 0)
+			goto out;
+		break;
+	case SG_OP_KEYS_LIST:
+		if ((f = sg_map_get(&m, "keys")) == NULL) {
+			r = SG_ERR_MISSING_FIELD;
+			goto out;
+		}
+		if (f->type != MSGPACK_OBJECT_ARRAY || f->via.array.size > SG_MAX_KEYS) {
+			r = SG_ERR_BAD_TYPE;
+			goto out;
+		}
+		if (f->via.array.size > 0 &&
+		    (rep->u.keys.keys = calloc(f->via.array.size, sizeof(struct sg_key_info))) ==
+			NULL) {
+			r = SG_ERR_NOMEM;
+			goto out;
+		}
+		for (i = 0; i < f->via.array.size; i++) {
+			if ((r = sg_decode_key_info(&f->via.array.ptr[i], &rep->u.keys.keys[i],
+						    why)) != 0)
+				goto out;
+			rep->u.keys.n++;
+		}
+		break;
+	case SG_OP_SIGN_DIGEST:
+		if ((r = sg_decode_sign_rep(&m, &rep->u.sign, why)) != 0)
+			goto out;
+		break;
+	case SG_OP_NONE:
+	default:
+		r = SG_ERR_INVALID_ARG;
+		goto out;
+	}
+	r = sg_map_close(&m);
+out:
+	if (r != 0) {
+		uint64_t id = rep->id;
+
+		sg_rep_clear(rep);
+		rep->id = id;
+	}
+	return r;
+}
+
+void
+sg_rep_clear(struct sg_rep *rep)
+{
+	if (rep == NULL)
+		return;
+	if (rep->op == SG_OP_KEYS_LIST && rep->ok)
+		free(rep->u.keys.keys);
+	memset(rep, 0, sizeof(*rep));
+}
