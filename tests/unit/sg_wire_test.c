@@ -1,0 +1,767 @@
+/* Unit tests of the wire codec: round trips and every malformed shape. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sg_err.h"
+#include "sg_wire.h"
+
+static struct sg_wire_dec *dec;
+static msgpack_sbuffer sb;
+static msgpack_packer pk;
+
+static int
+setup(void **state)
+{
+	dec = sg_wire_dec_new();
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	return dec == NULL;
+}
+
+static int
+teardown(void **state)
+{
+	sg_wire_dec_free(dec);
+	msgpack_sbuffer_destroy(&sb);
+	return 0;
+}
+
+static void
+pstr(const char *s)
+{
+	msgpack_pack_str(&pk, strlen(s));
+	msgpack_pack_str_body(&pk, s, strlen(s));
+}
+
+static void
+pbin(const void *p, size_t n)
+{
+	msgpack_pack_bin(&pk, n);
+	msgpack_pack_bin_body(&pk, p, n);
+}
+
+/* Starts a request map of n entries with v, id (if id != 0) and op (if op != NULL). */
+static void
+head(size_t n, uint64_t id, const char *op)
+{
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, n);
+	pstr("v");
+	msgpack_pack_uint64(&pk, 1);
+	if (id != 0) {
+		pstr("id");
+		msgpack_pack_uint64(&pk, id);
+	}
+	if (op != NULL) {
+		pstr("op");
+		pstr(op);
+	}
+}
+
+static int
+decode(struct sg_req *req, int *have_id, char *why)
+{
+	return sg_wire_decode_req(dec, sb.data, sb.size, SG_WIRE_DEFAULT_MAX_MSG, req, have_id, why);
+}
+
+static int
+decode_raw(const void *p, size_t n)
+{
+	struct sg_req req;
+	char why[SG_WHY_MAX];
+	int have_id;
+
+	return sg_wire_decode_req(dec, p, n, SG_WIRE_DEFAULT_MAX_MSG, &req, &have_id, why);
+}
+
+static const unsigned char digest32[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+					   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+
+/* A sign.digest request with the given digest length and extra fields appended by extra(). */
+static void
+sign_req(size_t digest_len, size_t nextra, void (*extra)(void))
+{
+	unsigned char d[80] = {0};
+
+	memcpy(d, digest32, sizeof(digest32));
+	head(6 + nextra, 7, "sign.digest");
+	pstr("key");
+	pstr("build-signing");
+	pstr("hash");
+	pstr("sha256");
+	pstr("digest");
+	pbin(d, digest_len);
+	if (extra != NULL)
+		extra();
+}
+
+static void
+test_ping_roundtrip(void **state)
+{
+	struct sg_req req = {.id = 42, .op = SG_OP_PING}, out;
+	char why[SG_WHY_MAX];
+	int have_id;
+
+	assert_int_equal(sg_wire_encode_req(&sb, &req), 0);
+	assert_int_equal(decode(&out, &have_id, why), 0);
+	assert_int_equal(out.op, SG_OP_PING);
+	assert_int_equal(out.id, 42);
+	assert_int_equal(have_id, 1);
+}
+
+static void
+test_sign_roundtrip(void **state)
+{
+	struct sg_req req, out;
+	char why[SG_WHY_MAX];
+	int have_id;
+
+	memset(&req, 0, sizeof(req));
+	req.id = 9;
+	req.op = SG_OP_SIGN_DIGEST;
+	strcpy(req.u.sign.key, "rsa-key_1.x");
+	req.u.sign.hash = SG_HASH_SHA384;
+	req.u.sign.digest_len = 48;
+	memset(req.u.sign.digest, 0xab, 48);
+	req.u.sign.pad = SG_PAD_PSS;
+	req.u.sign.idem_len = 16;
+	memset(req.u.sign.idem, 0x55, 16);
+	strcpy(req.u.sign.meta.artifact, "app.tar.gz");
+	req.u.sign.meta.has_size = 1;
+	req.u.sign.meta.size = 123456789012ULL;
+	strcpy(req.u.sign.meta.job, "job-77");
+	assert_int_equal(sg_wire_encode_req(&sb, &req), 0);
+	assert_int_equal(decode(&out, &have_id, why), 0);
+	assert_int_equal(out.op, SG_OP_SIGN_DIGEST);
+	assert_string_equal(out.u.sign.key, "rsa-key_1.x");
+	assert_int_equal(out.u.sign.hash, SG_HASH_SHA384);
+	assert_int_equal(out.u.sign.digest_len, 48);
+	assert_memory_equal(out.u.sign.digest, req.u.sign.digest, 48);
+	assert_int_equal(out.u.sign.pad, SG_PAD_PSS);
+	assert_int_equal(out.u.sign.idem_len, 16);
+	assert_memory_equal(out.u.sign.idem, req.u.sign.idem, 16);
+	assert_string_equal(out.u.sign.meta.artifact, "app.tar.gz");
+	assert_int_equal(out.u.sign.meta.has_size, 1);
+	assert_true(out.u.sign.meta.size == 123456789012ULL);
+	assert_string_equal(out.u.sign.meta.job, "job-77");
+}
+
+static void
+test_sign_minimal(void **state)
+{
+	struct sg_req out;
+	char why[SG_WHY_MAX];
+	int have_id;
+
+	sign_req(32, 0, NULL);
+	assert_int_equal(decode(&out, &have_id, why), 0);
+	assert_int_equal(out.u.sign.pad, SG_PAD_NONE);
+	assert_int_equal(out.u.sign.idem_len, 0);
+	assert_string_equal(out.u.sign.meta.artifact, "");
+	assert_int_equal(out.u.sign.meta.has_size, 0);
+}
+
+static void
+test_digest_length(void **state)
+{
+	struct sg_req out;
+	char why[SG_WHY_MAX];
+	int have_id;
+
+	sign_req(31, 0, NULL);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_DIGEST_LENGTH);
+	assert_int_equal(have_id, 1);
+	assert_int_equal(out.id, 7);
+	assert_non_null(strstr(why, "31"));
+	sign_req(33, 0, NULL);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_DIGEST_LENGTH);
+	sign_req(65, 0, NULL);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_DIGEST_LENGTH);
+}
+
+static void
+extra_pad_none(void)
+{
+	pstr("pad");
+	pstr("none");
+}
+
+static void
+extra_pad_bogus(void)
+{
+	pstr("pad");
+	pstr("oaep");
+}
+
+static void
+extra_pad_int(void)
+{
+	pstr("pad");
+	msgpack_pack_int(&pk, 1);
+}
+
+static void
+extra_unknown(void)
+{
+	pstr("colour");
+	pstr("blue");
+}
+
+static void
+extra_dup_key(void)
+{
+	pstr("key");
+	pstr("other");
+}
+
+static void
+extra_idem_long(void)
+{
+	unsigned char b[65] = {0};
+
+	pstr("idem");
+	pbin(b, sizeof(b));
+}
+
+static void
+extra_idem_str(void)
+{
+	pstr("idem");
+	pstr("abc");
+}
+
+static void
+extra_meta_unknown(void)
+{
+	pstr("meta");
+	msgpack_pack_map(&pk, 1);
+	pstr("branch");
+	pstr("main");
+}
+
+static void
+extra_meta_size_neg(void)
+{
+	pstr("meta");
+	msgpack_pack_map(&pk, 1);
+	pstr("size");
+	msgpack_pack_int64(&pk, -5);
+}
+
+static void
+extra_meta_not_map(void)
+{
+	pstr("meta");
+	pstr("x");
+}
+
+static void
+extra_meta_badutf8(void)
+{
+	pstr("meta");
+	msgpack_pack_map(&pk, 1);
+	pstr("artifact");
+	msgpack_pack_str(&pk, 3);
+	msgpack_pack_str_body(&pk, "a\xc0\xaf", 3); /* overlong '/' */
+}
+
+static void
+extra_meta_nul(void)
+{
+	pstr("meta");
+	msgpack_pack_map(&pk, 1);
+	pstr("job");
+	msgpack_pack_str(&pk, 3);
+	msgpack_pack_str_body(&pk, "a\0b", 3);
+}
+
+static void
+test_sign_field_errors(void **state)
+{
+	struct {
+		void (*extra)(void);
+		int code;
+		const char *why;
+	} cases[] = {
+		{extra_pad_none, SG_ERR_BAD_PADDING, "padding"},
+		{extra_pad_bogus, SG_ERR_BAD_PADDING, "padding"},
+		{extra_pad_int, SG_ERR_BAD_TYPE, "pad"},
+		{extra_unknown, SG_ERR_UNKNOWN_FIELD, "colour"},
+		{extra_dup_key, SG_ERR_DUPLICATE_FIELD, "key"},
+		{extra_idem_long, SG_ERR_BAD_VALUE, "idem"},
+		{extra_idem_str, SG_ERR_BAD_TYPE, "idem"},
+		{extra_meta_unknown, SG_ERR_UNKNOWN_FIELD, "branch"},
+		{extra_meta_size_neg, SG_ERR_BAD_TYPE, "size"},
+		{extra_meta_not_map, SG_ERR_BAD_TYPE, "meta"},
+		{extra_meta_badutf8, SG_ERR_BAD_VALUE, "UTF-8"},
+		{extra_meta_nul, SG_ERR_BAD_VALUE, "NUL"},
+	};
+	struct sg_req out;
+	char why[SG_WHY_MAX];
+	size_t i;
+	int have_id;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sign_req(32, 1, cases[i].extra);
+		assert_int_equal(decode(&out, &have_id, why), cases[i].code);
+		assert_non_null(strstr(why, cases[i].why));
+		assert_int_equal(have_id, 1);
+		assert_int_equal(out.id, 7);
+		/* A duplicate key is found before the op is read. */
+		assert_int_equal(out.op, cases[i].code == SG_ERR_DUPLICATE_FIELD ? SG_OP_NONE
+										 : SG_OP_SIGN_DIGEST);
+	}
+}
+
+static void
+test_sign_missing_and_types(void **state)
+{
+	struct sg_req out;
+	char why[SG_WHY_MAX];
+	int have_id;
+
+	/* no key */
+	head(5, 3, "sign.digest");
+	pstr("hash");
+	pstr("sha256");
+	pstr("digest");
+	pbin(digest32, 32);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_MISSING_FIELD);
+	assert_non_null(strstr(why, "key"));
+	/* key not a valid name */
+	head(6, 3, "sign.digest");
+	pstr("key");
+	pstr("../etc/passwd");
+	pstr("hash");
+	pstr("sha256");
+	pstr("digest");
+	pbin(digest32, 32);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_BAD_VALUE);
+	/* unknown hash */
+	head(6, 3, "sign.digest");
+	pstr("key");
+	pstr("k");
+	pstr("hash");
+	pstr("md5");
+	pstr("digest");
+	pbin(digest32, 16);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_UNKNOWN_HASH);
+	/* digest as a string */
+	head(6, 3, "sign.digest");
+	pstr("key");
+	pstr("k");
+	pstr("hash");
+	pstr("sha256");
+	pstr("digest");
+	pstr("0123456789abcdef0123456789abcdef");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_BAD_TYPE);
+	/* key as an integer */
+	head(6, 3, "sign.digest");
+	pstr("key");
+	msgpack_pack_int(&pk, 5);
+	pstr("hash");
+	pstr("sha256");
+	pstr("digest");
+	pbin(digest32, 32);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_BAD_TYPE);
+}
+
+static void
+test_header_errors(void **state)
+{
+	struct sg_req out;
+	char why[SG_WHY_MAX];
+	int have_id;
+
+	/* no v */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 2);
+	pstr("id");
+	msgpack_pack_uint64(&pk, 5);
+	pstr("op");
+	pstr("ping");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_MISSING_FIELD);
+	assert_int_equal(have_id, 1);
+	assert_int_equal(out.id, 5);
+	/* v = 2 */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 3);
+	pstr("v");
+	msgpack_pack_uint64(&pk, 2);
+	pstr("id");
+	msgpack_pack_uint64(&pk, 5);
+	pstr("op");
+	pstr("ping");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_VERSION);
+	/* v as a string */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 3);
+	pstr("v");
+	pstr("1");
+	pstr("id");
+	msgpack_pack_uint64(&pk, 5);
+	pstr("op");
+	pstr("ping");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_VERSION);
+	/* no id */
+	head(2, 0, "ping");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_MISSING_FIELD);
+	assert_int_equal(have_id, 0);
+	/* id = 0 */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 3);
+	pstr("v");
+	msgpack_pack_uint64(&pk, 1);
+	pstr("id");
+	msgpack_pack_uint64(&pk, 0);
+	pstr("op");
+	pstr("ping");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_BAD_VALUE);
+	assert_int_equal(have_id, 0);
+	/* id negative */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 3);
+	pstr("v");
+	msgpack_pack_uint64(&pk, 1);
+	pstr("id");
+	msgpack_pack_int64(&pk, -4);
+	pstr("op");
+	pstr("ping");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_BAD_TYPE);
+	assert_int_equal(have_id, 0);
+	/* id a float */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 3);
+	pstr("v");
+	msgpack_pack_uint64(&pk, 1);
+	pstr("id");
+	msgpack_pack_double(&pk, 1.5);
+	pstr("op");
+	pstr("ping");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_BAD_TYPE);
+	/* unknown op */
+	head(3, 8, "sign.everything");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_UNKNOWN_OP);
+	assert_int_equal(have_id, 1);
+	assert_int_equal(out.id, 8);
+	/* op as binary */
+	head(3, 8, NULL);
+	pstr("op");
+	pbin("ping", 4);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_BAD_TYPE);
+	/* no op */
+	head(2, 8, NULL);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_MISSING_FIELD);
+	/* ping with an extra field */
+	head(4, 8, "ping");
+	pstr("key");
+	pstr("x");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_UNKNOWN_FIELD);
+	/* a non-string key */
+	head(4, 8, "ping");
+	msgpack_pack_int(&pk, 1);
+	pstr("x");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_MALFORMED);
+	/* duplicate id */
+	head(4, 8, "ping");
+	pstr("id");
+	msgpack_pack_uint64(&pk, 9);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_DUPLICATE_FIELD);
+	/* too many fields */
+	{
+		int i;
+		char k[8];
+
+		msgpack_sbuffer_clear(&sb);
+		msgpack_pack_map(&pk, SG_WIRE_MAX_FIELDS + 1);
+		for (i = 0; i < SG_WIRE_MAX_FIELDS + 1; i++) {
+			snprintf(k, sizeof(k), "f%d", i);
+			pstr(k);
+			msgpack_pack_nil(&pk);
+		}
+		assert_int_equal(decode(&out, &have_id, why), SG_ERR_MALFORMED);
+	}
+	/* not a map */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_uint64(&pk, 1);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_MALFORMED);
+}
+
+static void
+test_preflight(void **state)
+{
+	/* fixmap claiming 15 entries with none present */
+	static const unsigned char fixmap_short[] = {0x8f};
+	/* map32 claiming 2^31 entries */
+	static const unsigned char map32_huge[] = {0xdf, 0x80, 0x00, 0x00, 0x00, 0xa1, 'v', 0x01};
+	/* array32 claiming 4 billion entries */
+	static const unsigned char arr32_huge[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0xc0};
+	/* str32 claiming 4 GiB */
+	static const unsigned char str32_huge[] = {0xdb, 0xff, 0xff, 0xff, 0xff, 'a'};
+	/* bin16 claiming 300 bytes with 2 present */
+	static const unsigned char bin16_short[] = {0xc5, 0x01, 0x2c, 0x00, 0x00};
+	/* truncated uint64 */
+	static const unsigned char u64_short[] = {0xcf, 0x00, 0x01};
+	/* reserved byte */
+	static const unsigned char never_used[] = {0xc1};
+	/* ext types */
+	static const unsigned char fixext1[] = {0xd4, 0x01, 0x00};
+	static const unsigned char ext8[] = {0xc7, 0x01, 0x05, 0x00};
+	/* one good object followed by a trailing byte */
+	static const unsigned char trailing[] = {0x80, 0x00};
+	/* two objects */
+	static const unsigned char two[] = {0x01, 0x02};
+	unsigned char deep[64];
+	unsigned char ok_map[] = {0x81, 0xa1, 'a', 0x01};
+	size_t i;
+
+	assert_int_equal(sg_wire_preflight(ok_map, sizeof(ok_map), 8), 0);
+	assert_int_equal(sg_wire_preflight(ok_map, 0, 8), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_preflight(NULL, 1, 8), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_preflight(fixmap_short, sizeof(fixmap_short), 8), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_preflight(map32_huge, sizeof(map32_huge), 8), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_preflight(arr32_huge, sizeof(arr32_huge), 8), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_preflight(str32_huge, sizeof(str32_huge), 8), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_preflight(bin16_short, sizeof(bin16_short), 8), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_preflight(u64_short, sizeof(u64_short), 8), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_preflight(never_used, sizeof(never_used), 8), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_preflight(fixext1, sizeof(fixext1), 8), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_preflight(ext8, sizeof(ext8), 8), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_preflight(trailing, sizeof(trailing), 8), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_preflight(trailing, 1, 8), 0);
+	assert_int_equal(sg_wire_preflight(two, sizeof(two), 8), SG_ERR_MALFORMED);
+	/* nesting: 8 arrays deep is the limit (the 9th level is refused) */
+	for (i = 0; i < sizeof(deep); i++)
+		deep[i] = 0x91; /* fixarray of 1 */
+	deep[8] = 0x01;
+	assert_int_equal(sg_wire_preflight(deep, 9, 8), 0);
+	deep[8] = 0x91;
+	deep[9] = 0x01;
+	assert_int_equal(sg_wire_preflight(deep, 10, 8), SG_ERR_MALFORMED);
+	/* the request decoder refuses all of these too, without a crash */
+	assert_int_equal(decode_raw(map32_huge, sizeof(map32_huge)), SG_ERR_MALFORMED);
+	assert_int_equal(decode_raw(trailing, sizeof(trailing)), SG_ERR_MALFORMED);
+	assert_int_equal(decode_raw(fixext1, sizeof(fixext1)), SG_ERR_MALFORMED);
+	assert_int_equal(decode_raw(deep, 10), SG_ERR_MALFORMED);
+}
+
+static void
+test_truncation_everywhere(void **state)
+{
+	struct sg_req req;
+	unsigned char full[512];
+	size_t n, cut;
+
+	memset(&req, 0, sizeof(req));
+	req.id = 77;
+	req.op = SG_OP_SIGN_DIGEST;
+	strcpy(req.u.sign.key, "k");
+	req.u.sign.hash = SG_HASH_SHA256;
+	req.u.sign.digest_len = 32;
+	strcpy(req.u.sign.meta.artifact, "a");
+	assert_int_equal(sg_wire_encode_req(&sb, &req), 0);
+	n = sb.size;
+	assert_true(n < sizeof(full));
+	memcpy(full, sb.data, n);
+	assert_int_equal(decode_raw(full, n), 0);
+	/* Every strict prefix is malformed: no prefix of a valid message is valid. */
+	for (cut = 1; cut < n; cut++)
+		assert_int_equal(decode_raw(full, cut), SG_ERR_MALFORMED);
+}
+
+static void
+test_too_large(void **state)
+{
+	struct sg_req out;
+	char why[SG_WHY_MAX];
+	int have_id;
+
+	head(3, 1, "ping");
+	assert_int_equal(sg_wire_decode_req(dec, sb.data, sb.size, sb.size - 1, &out, &have_id, why),
+			 SG_ERR_TOO_LARGE);
+	assert_int_equal(sg_wire_decode_req(dec, sb.data, sb.size, sb.size, &out, &have_id, why), 0);
+}
+
+static void
+test_err_reply(void **state)
+{
+	struct sg_rep rep;
+	char why[SG_WHY_MAX];
+
+	assert_int_equal(sg_wire_encode_err(&sb, 12, SG_ERR_DENIED, "client ci may not use key x"),
+			 0);
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_SIGN_DIGEST, &rep, why), 0);
+	assert_int_equal(rep.ok, 0);
+	assert_int_equal(rep.id, 12);
+	assert_int_equal(rep.err, SG_ERR_DENIED);
+	assert_string_equal(rep.err_name, "denied");
+	assert_string_equal(rep.err_msg, "client ci may not use key x");
+	sg_rep_clear(&rep);
+	/* default message from the table */
+	assert_int_equal(sg_wire_encode_err(&sb, 0, SG_ERR_MALFORMED, NULL), 0);
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_PING, &rep, why), 0);
+	assert_string_equal(rep.err_msg, sg_strerror(SG_ERR_MALFORMED));
+	assert_int_equal(sg_wire_encode_err(&sb, 1, 0, NULL), SG_ERR_INVALID_ARG);
+}
+
+static void
+test_keys_reply(void **state)
+{
+	struct sg_key_info keys[2];
+	struct sg_rep rep;
+	char why[SG_WHY_MAX];
+
+	memset(keys, 0, sizeof(keys));
+	strcpy(keys[0].name, "ec");
+	keys[0].alg = SG_KEYALG_EC_P256;
+	keys[0].pub_len = 91;
+	memset(keys[0].pub, 3, 91);
+	keys[0].hashes = (1u << SG_HASH_SHA256) | (1u << SG_HASH_SHA512);
+	keys[0].ops = 1u << SG_OP_SIGN_DIGEST;
+	strcpy(keys[1].name, "rsa");
+	keys[1].alg = SG_KEYALG_RSA_3072;
+	keys[1].pub_len = 422;
+	keys[1].hashes = 1u << SG_HASH_SHA384;
+	keys[1].ops = 1u << SG_OP_SIGN_DIGEST;
+	assert_int_equal(sg_wire_encode_keys_rep(&sb, 5, keys, 2), 0);
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_KEYS_LIST, &rep, why), 0);
+	assert_int_equal(rep.ok, 1);
+	assert_int_equal(rep.u.keys.n, 2);
+	assert_string_equal(rep.u.keys.keys[0].name, "ec");
+	assert_int_equal(rep.u.keys.keys[0].alg, SG_KEYALG_EC_P256);
+	assert_int_equal(rep.u.keys.keys[0].pub_len, 91);
+	assert_memory_equal(rep.u.keys.keys[0].pub, keys[0].pub, 91);
+	assert_int_equal(rep.u.keys.keys[0].hashes, keys[0].hashes);
+	assert_int_equal(rep.u.keys.keys[1].alg, SG_KEYALG_RSA_3072);
+	assert_int_equal(rep.u.keys.keys[1].ops, 1u << SG_OP_SIGN_DIGEST);
+	sg_rep_clear(&rep);
+	/* empty list */
+	assert_int_equal(sg_wire_encode_keys_rep(&sb, 6, keys, 0), 0);
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_KEYS_LIST, &rep, why), 0);
+	assert_int_equal(rep.u.keys.n, 0);
+	sg_rep_clear(&rep);
+}
+
+static void
+test_sign_reply(void **state)
+{
+	struct sg_sign_rep s;
+	struct sg_rep rep;
+	char why[SG_WHY_MAX];
+	size_t n, cut;
+
+	memset(&s, 0, sizeof(s));
+	strcpy(s.key, "build-signing");
+	s.alg = SG_KEYALG_EC_P256;
+	s.hash = SG_HASH_SHA256;
+	s.pad = SG_PAD_NONE;
+	s.sig_len = 71;
+	memset(s.sig, 0x30, 71);
+	s.record = 991;
+	memset(s.record_hash, 0xee, 32);
+	s.replayed = 1;
+	assert_int_equal(sg_wire_encode_sign_rep(&sb, 3, &s), 0);
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_SIGN_DIGEST, &rep, why), 0);
+	assert_int_equal(rep.ok, 1);
+	assert_int_equal(rep.id, 3);
+	assert_string_equal(rep.u.sign.key, "build-signing");
+	assert_int_equal(rep.u.sign.sig_len, 71);
+	assert_memory_equal(rep.u.sign.sig, s.sig, 71);
+	assert_int_equal(rep.u.sign.record, 991);
+	assert_memory_equal(rep.u.sign.record_hash, s.record_hash, 32);
+	assert_int_equal(rep.u.sign.replayed, 1);
+	/* a reply decoded as the wrong op fails cleanly */
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_PING, &rep, why),
+			 SG_ERR_MISSING_FIELD);
+	/* every truncation of a reply fails */
+	n = sb.size;
+	for (cut = 1; cut < n; cut++)
+		assert_int_equal(
+		    sg_wire_decode_rep(dec, sb.data, cut, SG_OP_SIGN_DIGEST, &rep, why),
+		    SG_ERR_MALFORMED);
+	s.sig_len = 0;
+	assert_int_equal(sg_wire_encode_sign_rep(&sb, 3, &s), SG_ERR_INVALID_ARG);
+}
+
+static void
+test_ping_reply(void **state)
+{
+	struct sg_ping_rep p = {.server = "signetd-0.1.0", .time = 1700000000};
+	struct sg_rep rep;
+	char why[SG_WHY_MAX];
+
+	assert_int_equal(sg_wire_encode_ping_rep(&sb, 4, &p), 0);
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_PING, &rep, why), 0);
+	assert_string_equal(rep.u.ping.server, "signetd-0.1.0");
+	assert_int_equal(rep.u.ping.time, 1700000000);
+}
+
+static void
+test_names_and_utf8(void **state)
+{
+	assert_int_equal(sg_wire_name_valid("a", 1), 1);
+	assert_int_equal(sg_wire_name_valid("", 0), 0);
+	assert_int_equal(sg_wire_name_valid("a b", 3), 0);
+	assert_int_equal(sg_wire_name_valid("a/b", 3), 0);
+	assert_int_equal(
+	    sg_wire_name_valid("0123456789012345678901234567890123456789012345678901234567890123",
+			       64),
+	    1);
+	assert_int_equal(
+	    sg_wire_name_valid("01234567890123456789012345678901234567890123456789012345678901234",
+			       65),
+	    0);
+	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"h\xc3\xa9llo", 6), 1);
+	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\xf0\x9f\x94\x91", 4), 1);
+	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\xed\xa0\x80", 3), 0); /* surrogate */
+	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\xe0\x80\xaf", 3), 0); /* overlong */
+	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\xf4\x90\x80\x80", 4), 0);
+	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\xc3", 1), 0); /* truncated */
+	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\x80", 1), 0);
+	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"a\0", 2), 0);
+	assert_int_equal(sg_op_parse("sign.digest", &(enum sg_op){0}), 0);
+	assert_int_equal(sg_op_parse("sign.Digest", &(enum sg_op){0}), SG_ERR_UNKNOWN_OP);
+	assert_string_equal(sg_op_name(SG_OP_KEYS_LIST), "keys.list");
+	assert_string_equal(sg_op_name(SG_OP_NONE), "?");
+}
+
+static void
+test_err_table(void **state)
+{
+	assert_string_equal(sg_err_name(SG_ERR_DENIED), "denied");
+	assert_string_equal(sg_err_name(12345), "unknown");
+	assert_string_equal(sg_strerror(-9999), "unknown error");
+	assert_int_equal(sg_err_known(SG_ERR_AUDIT_UNAVAILABLE), 1);
+	assert_int_equal(sg_err_known(-9), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ping_roundtrip),
+		cmocka_unit_test(test_sign_roundtrip),
+		cmocka_unit_test(test_sign_minimal),
+		cmocka_unit_test(test_digest_length),
+		cmocka_unit_test(test_sign_field_errors),
+		cmocka_unit_test(test_sign_missing_and_types),
+		cmocka_unit_test(test_header_errors),
+		cmocka_unit_test(test_preflight),
+		cmocka_unit_test(test_truncation_everywhere),
+		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_err_reply),
+		cmocka_unit_test(test_keys_reply),
+		cmocka_unit_test(test_sign_reply),
+		cmocka_unit_test(test_ping_reply),
+		cmocka_unit_test(test_names_and_utf8),
+		cmocka_unit_test(test_err_table),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
