@@ -50,11 +50,12 @@ struct sg_audit_record {
 	size_t idem_len;
 	unsigned char req_fp[32]; /* fingerprint of the request, for idempotency conflicts */
 
-	/* Filled by the writer on completion. */
-	int status;             /* 0 durable, or SG_ERR_AUDIT_UNAVAILABLE */
-	uint64_t seq;           /* record number, from 1 */
-	unsigned char hash[32]; /* this record's hash */
-	int64_t time_us;        /* commit-time wall clock, microseconds since the epoch */
+	/* Filled by the writer on completion.  For a durable record with has_sig
+	 * the writer also sets rep.record and rep.record_hash (the receipt). */
+	int status;   /* 0 durable, or SG_ERR_AUDIT_UNAVAILABLE (SG_ERR_INVALID_ARG: see submit) */
+	uint64_t seq; /* record number, from 1 (0 if not durable) */
+	unsigned char record_hash[32]; /* this record's hash (all zero if not durable) */
+	int64_t time_us;               /* commit-time wall clock, microseconds since the epoch */
 
 	/* Owned by the caller, untouched by the audit module. */
 	void *cookie;
@@ -68,14 +69,17 @@ struct sg_audit_record {
  * SG_ERR_AUDIT_CORRUPT with why.
  */
 int sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *why,
-		  size_t why_len);
+                  size_t why_len);
 
 /* Starts the writer thread; 0 or SG_ERR_INTERNAL. */
 int sg_audit_start(struct sg_audit *a);
 
 /*
  * Hands rec to the writer.  The module owns rec until it comes back from
- * sg_audit_take_completed(); it never frees it.
+ * sg_audit_take_completed(); it never frees it.  A record whose lengths
+ * exceed their arrays (or whose strings are not terminated) comes back at
+ * once with status SG_ERR_INVALID_ARG; one submitted after sg_audit_stop()
+ * comes back at once with SG_ERR_AUDIT_UNAVAILABLE.  Neither is recorded.
  */
 void sg_audit_submit(struct sg_audit *a, struct sg_audit_record *rec);
 
@@ -91,12 +95,26 @@ struct sg_audit_record *sg_audit_take_completed(struct sg_audit *a);
 /* 1 if the last commit succeeded (or none was tried yet). */
 int sg_audit_writable(const struct sg_audit *a);
 
+/* Writer counters, for metrics and for tests that prove grouping. */
+struct sg_audit_stats {
+	uint64_t commits;        /* groups committed durably */
+	uint64_t records;        /* records committed durably */
+	uint64_t failures;       /* groups that failed (rolled back) */
+	uint64_t last_commit_us; /* wall clock of the last durable commit, us since the epoch (0:
+	                            none) */
+	uint64_t max_group;      /* largest group committed */
+};
+
+/* Copies the counters (thread-safe, any thread). */
+void sg_audit_stats(const struct sg_audit *a, struct sg_audit_stats *st);
+
 /*
  * Looks up a stored answer for (client, idem).  Returns 0 with *rep and
- * req_fp filled, SG_ERR_NOT_FOUND, or SG_ERR_IO.
+ * req_fp filled (rep->replayed = 1), SG_ERR_NOT_FOUND (also for entries past
+ * the 24 h retention), or SG_ERR_IO.
  */
 int sg_audit_idem_lookup(struct sg_audit *a, const char *client, const unsigned char *idem,
-			 size_t idem_len, struct sg_sign_rep *rep, unsigned char req_fp[32]);
+                         size_t idem_len, struct sg_sign_rep *rep, unsigned char req_fp[32]);
 
 /*
  * Stops the writer after it has committed everything submitted so far;
@@ -114,6 +132,6 @@ void sg_audit_close(struct sg_audit *a);
  * saying what does not match; SG_ERR_IO if it cannot be read.
  */
 int sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *why,
-		    size_t why_len);
+                    size_t why_len);
 
 #endif /* SG_AUDIT_H */
