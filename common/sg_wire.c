@@ -108,7 +108,7 @@ sg_be(const unsigned char *p, size_t len, size_t *off, size_t nbytes, uint64_t *
 
 static int
 sg_preflight_obj(const unsigned char *p, size_t len, size_t *off, unsigned depth,
-		 unsigned max_depth)
+                 unsigned max_depth)
 {
 	uint64_t n = 0, i, left;
 	size_t skip = 0, lenbytes = 0;
@@ -279,7 +279,7 @@ struct sg_map {
 };
 
 static void sg_why(char *why, const char *fmt, const char *field)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 
 static void
 sg_why(char *why, const char *fmt, const char *field)
@@ -338,7 +338,7 @@ sg_map_open(const msgpack_object *obj, struct sg_map *m, char *why, const char *
 			    memcmp(o->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0) {
 				if (why != NULL)
 					snprintf(why, SG_WHY_MAX, "field '%.*s' appears twice",
-						 (int)k->via.str.size, k->via.str.ptr);
+					         (int)k->via.str.size, k->via.str.ptr);
 				return SG_ERR_DUPLICATE_FIELD;
 			}
 		}
@@ -371,7 +371,7 @@ sg_map_close(const struct sg_map *m)
 		if ((m->used & (1u << i)) == 0) {
 			if (m->why != NULL)
 				snprintf(m->why, SG_WHY_MAX, "unknown field '%.*s'",
-					 (int)m->kv[i].key.via.str.size, m->kv[i].key.via.str.ptr);
+				         (int)m->kv[i].key.via.str.size, m->kv[i].key.via.str.ptr);
 			return SG_ERR_UNKNOWN_FIELD;
 		}
 	}
@@ -421,7 +421,7 @@ sg_field_bool(struct sg_map *m, const char *name, int required, int *out)
 /* A UTF-8 string of 1..max bytes (0..max if allow_empty) into out[max + 1]. */
 static int
 sg_obj_str(const msgpack_object *o, char *out, size_t max, int allow_empty, char *why,
-	   const char *name)
+           const char *name)
 {
 	if (o->type != MSGPACK_OBJECT_STR) {
 		sg_why(why, "field '%s' must be a string", name);
@@ -441,8 +441,7 @@ sg_obj_str(const msgpack_object *o, char *out, size_t max, int allow_empty, char
 }
 
 static int
-sg_field_str(struct sg_map *m, const char *name, int required, char *out, size_t max,
-	     int *present)
+sg_field_str(struct sg_map *m, const char *name, int required, char *out, size_t max, int *present)
 {
 	const msgpack_object *o = sg_map_get(m, name);
 
@@ -474,7 +473,7 @@ sg_field_name(struct sg_map *m, const char *name, int required, char *out)
 
 static int
 sg_field_bin(struct sg_map *m, const char *name, int required, unsigned char *out, size_t max,
-	     size_t *len)
+             size_t *len)
 {
 	const msgpack_object *o = sg_map_get(m, name);
 
@@ -507,7 +506,7 @@ sg_decode_meta(const msgpack_object *o, struct sg_meta *meta, char *why)
 	if ((r = sg_map_open(o, &m, why, "meta")) != 0)
 		return r;
 	if ((r = sg_field_str(&m, "artifact", 0, meta->artifact, SG_META_ARTIFACT_MAX, NULL)) !=
-		0 ||
+	        0 ||
 	    (r = sg_field_uint(&m, "size", 0, &meta->size, &meta->has_size)) != 0 ||
 	    (r = sg_field_str(&m, "job", 0, meta->job, SG_META_JOB_MAX, NULL)) != 0)
 		return r;
@@ -542,7 +541,7 @@ sg_decode_sign_req(struct sg_map *m, struct sg_sign_req *s)
 	if (s->digest_len != sg_hash_len(s->hash)) {
 		if (m->why != NULL)
 			snprintf(m->why, SG_WHY_MAX, "digest is %zu bytes, %s needs %zu",
-				 s->digest_len, sg_hash_name(s->hash), sg_hash_len(s->hash));
+			         s->digest_len, sg_hash_name(s->hash), sg_hash_len(s->hash));
 		return SG_ERR_DIGEST_LENGTH;
 	}
 	if ((r = sg_field_str(m, "pad", 0, name, sizeof(name) - 1, &present)) != 0) {
@@ -565,7 +564,7 @@ sg_decode_sign_req(struct sg_map *m, struct sg_sign_req *s)
 
 int
 sg_wire_decode_req(struct sg_wire_dec *d, const void *buf, size_t len, size_t max_msg,
-		   struct sg_req *req, int *have_id, char *why)
+                   struct sg_req *req, int *have_id, char *why)
 {
 	msgpack_object obj;
 	const msgpack_object *o;
@@ -746,7 +745,8 @@ sg_wire_encode_req(msgpack_sbuffer *sb, const struct sg_req *req)
 	    sg_pack_str(&pk, sg_hash_name(s->hash)) || sg_pack_str(&pk, "digest") ||
 	    sg_pack_bin(&pk, s->digest, s->digest_len))
 		return SG_ERR_NOMEM;
-	if (s->pad != SG_PAD_NONE && (sg_pack_str(&pk, "pad") || sg_pack_str(&pk, sg_pad_name(s->pad))))
+	if (s->pad != SG_PAD_NONE &&
+	    (sg_pack_str(&pk, "pad") || sg_pack_str(&pk, sg_pad_name(s->pad))))
 		return SG_ERR_NOMEM;
 	if (s->idem_len > 0 && (sg_pack_str(&pk, "idem") || sg_pack_bin(&pk, s->idem, s->idem_len)))
 		return SG_ERR_NOMEM;
@@ -759,7 +759,8 @@ sg_wire_encode_req(msgpack_sbuffer *sb, const struct sg_req *req)
 		if (s->meta.has_size &&
 		    (sg_pack_str(&pk, "size") || msgpack_pack_uint64(&pk, s->meta.size) != 0))
 			return SG_ERR_NOMEM;
-		if (s->meta.job[0] != '\0' && (sg_pack_str(&pk, "job") || sg_pack_str(&pk, s->meta.job)))
+		if (s->meta.job[0] != '\0' &&
+		    (sg_pack_str(&pk, "job") || sg_pack_str(&pk, s->meta.job)))
 			return SG_ERR_NOMEM;
 	}
 	return 0;
@@ -858,7 +859,7 @@ sg_wire_encode_sign_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_sign_r
 /* A list of names into a bit mask, each name parsed by parse(). */
 static int
 sg_decode_names(const msgpack_object *o, unsigned *mask, int (*parse)(const char *, int *),
-		char *why, const char *field)
+                char *why, const char *field)
 {
 	char name[SG_NAME_MAX + 1];
 	uint32_t i;
@@ -958,7 +959,7 @@ sg_decode_sign_rep(struct sg_map *m, struct sg_sign_rep *s, char *why)
 	if ((r = sg_map_open(f, &rm, why, "receipt")) != 0 ||
 	    (r = sg_field_uint(&rm, "record", 1, &s->record, NULL)) != 0 ||
 	    (r = sg_field_bin(&rm, "hash", 1, s->record_hash, sizeof(s->record_hash), &hlen)) !=
-		0 ||
+	        0 ||
 	    (r = sg_map_close(&rm)) != 0)
 		return r;
 	if (hlen != sizeof(s->record_hash))
@@ -968,7 +969,7 @@ sg_decode_sign_rep(struct sg_map *m, struct sg_sign_rep *s, char *why)
 
 int
 sg_wire_decode_rep(struct sg_wire_dec *d, const void *buf, size_t len, enum sg_op expect,
-		   struct sg_rep *rep, char *why)
+                   struct sg_rep *rep, char *why)
 {
 	msgpack_object obj;
 	const msgpack_object *f;
@@ -1005,7 +1006,8 @@ sg_wire_decode_rep(struct sg_wire_dec *d, const void *buf, size_t len, enum sg_o
 		    (r = sg_field_uint(&em, "code", 1, &code, NULL)) != 0 ||
 		    (r = sg_field_str(&em, "name", 1, rep->err_name, SG_NAME_MAX, NULL)) != 0 ||
 		    (f = sg_map_get(&em, "msg")) == NULL ||
-		    (r = sg_obj_str(f, rep->err_msg, sizeof(rep->err_msg) - 1, 1, why, "msg")) != 0 ||
+		    (r = sg_obj_str(f, rep->err_msg, sizeof(rep->err_msg) - 1, 1, why, "msg")) !=
+		        0 ||
 		    (r = sg_map_close(&em)) != 0) {
 			if (r == 0)
 				r = SG_ERR_MISSING_FIELD;
@@ -1022,7 +1024,7 @@ sg_wire_decode_rep(struct sg_wire_dec *d, const void *buf, size_t len, enum sg_o
 	switch (expect) {
 	case SG_OP_PING:
 		if ((r = sg_field_str(&m, "server", 1, rep->u.ping.server, SG_NAME_MAX, NULL)) !=
-			0 ||
+		        0 ||
 		    (r = sg_field_uint(&m, "time", 1, &rep->u.ping.time, NULL)) != 0)
 			goto out;
 		break;
@@ -1037,13 +1039,13 @@ sg_wire_decode_rep(struct sg_wire_dec *d, const void *buf, size_t len, enum sg_o
 		}
 		if (f->via.array.size > 0 &&
 		    (rep->u.keys.keys = calloc(f->via.array.size, sizeof(struct sg_key_info))) ==
-			NULL) {
+		        NULL) {
 			r = SG_ERR_NOMEM;
 			goto out;
 		}
 		for (i = 0; i < f->via.array.size; i++) {
 			if ((r = sg_decode_key_info(&f->via.array.ptr[i], &rep->u.keys.keys[i],
-						    why)) != 0)
+			                            why)) != 0)
 				goto out;
 			rep->u.keys.n++;
 		}

@@ -66,7 +66,8 @@ head(size_t n, uint64_t id, const char *op)
 static int
 decode(struct sg_req *req, int *have_id, char *why)
 {
-	return sg_wire_decode_req(dec, sb.data, sb.size, SG_WIRE_DEFAULT_MAX_MSG, req, have_id, why);
+	return sg_wire_decode_req(dec, sb.data, sb.size, SG_WIRE_DEFAULT_MAX_MSG, req, have_id,
+	                          why);
 }
 
 static int
@@ -79,8 +80,9 @@ decode_raw(const void *p, size_t n)
 	return sg_wire_decode_req(dec, p, n, SG_WIRE_DEFAULT_MAX_MSG, &req, &have_id, why);
 }
 
-static const unsigned char digest32[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-					   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+static const unsigned char digest32[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                           12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                                           23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 /* A sign.digest request with the given digest length and extra fields appended by extra(). */
 static void
@@ -288,18 +290,18 @@ test_sign_field_errors(void **state)
 		int code;
 		const char *why;
 	} cases[] = {
-		{extra_pad_none, SG_ERR_BAD_PADDING, "padding"},
-		{extra_pad_bogus, SG_ERR_BAD_PADDING, "padding"},
-		{extra_pad_int, SG_ERR_BAD_TYPE, "pad"},
-		{extra_unknown, SG_ERR_UNKNOWN_FIELD, "colour"},
-		{extra_dup_key, SG_ERR_DUPLICATE_FIELD, "key"},
-		{extra_idem_long, SG_ERR_BAD_VALUE, "idem"},
-		{extra_idem_str, SG_ERR_BAD_TYPE, "idem"},
-		{extra_meta_unknown, SG_ERR_UNKNOWN_FIELD, "branch"},
-		{extra_meta_size_neg, SG_ERR_BAD_TYPE, "size"},
-		{extra_meta_not_map, SG_ERR_BAD_TYPE, "meta"},
-		{extra_meta_badutf8, SG_ERR_BAD_VALUE, "UTF-8"},
-		{extra_meta_nul, SG_ERR_BAD_VALUE, "NUL"},
+	    {extra_pad_none, SG_ERR_BAD_PADDING, "padding"},
+	    {extra_pad_bogus, SG_ERR_BAD_PADDING, "padding"},
+	    {extra_pad_int, SG_ERR_BAD_TYPE, "pad"},
+	    {extra_unknown, SG_ERR_UNKNOWN_FIELD, "colour"},
+	    {extra_dup_key, SG_ERR_DUPLICATE_FIELD, "key"},
+	    {extra_idem_long, SG_ERR_BAD_VALUE, "idem"},
+	    {extra_idem_str, SG_ERR_BAD_TYPE, "idem"},
+	    {extra_meta_unknown, SG_ERR_UNKNOWN_FIELD, "branch"},
+	    {extra_meta_size_neg, SG_ERR_BAD_TYPE, "size"},
+	    {extra_meta_not_map, SG_ERR_BAD_TYPE, "meta"},
+	    {extra_meta_badutf8, SG_ERR_BAD_VALUE, "UTF-8"},
+	    {extra_meta_nul, SG_ERR_BAD_VALUE, "NUL"},
 	};
 	struct sg_req out;
 	char why[SG_WHY_MAX];
@@ -313,8 +315,9 @@ test_sign_field_errors(void **state)
 		assert_int_equal(have_id, 1);
 		assert_int_equal(out.id, 7);
 		/* A duplicate key is found before the op is read. */
-		assert_int_equal(out.op, cases[i].code == SG_ERR_DUPLICATE_FIELD ? SG_OP_NONE
-										 : SG_OP_SIGN_DIGEST);
+		assert_int_equal(out.op, cases[i].code == SG_ERR_DUPLICATE_FIELD
+		                             ? SG_OP_NONE
+		                             : SG_OP_SIGN_DIGEST);
 	}
 }
 
@@ -524,7 +527,8 @@ test_preflight(void **state)
 	assert_int_equal(sg_wire_preflight(ok_map, sizeof(ok_map), 8), 0);
 	assert_int_equal(sg_wire_preflight(ok_map, 0, 8), SG_ERR_MALFORMED);
 	assert_int_equal(sg_wire_preflight(NULL, 1, 8), SG_ERR_MALFORMED);
-	assert_int_equal(sg_wire_preflight(fixmap_short, sizeof(fixmap_short), 8), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_preflight(fixmap_short, sizeof(fixmap_short), 8),
+	                 SG_ERR_MALFORMED);
 	assert_int_equal(sg_wire_preflight(map32_huge, sizeof(map32_huge), 8), SG_ERR_MALFORMED);
 	assert_int_equal(sg_wire_preflight(arr32_huge, sizeof(arr32_huge), 8), SG_ERR_MALFORMED);
 	assert_int_equal(sg_wire_preflight(str32_huge, sizeof(str32_huge), 8), SG_ERR_MALFORMED);
@@ -583,9 +587,11 @@ test_too_large(void **state)
 	int have_id;
 
 	head(3, 1, "ping");
-	assert_int_equal(sg_wire_decode_req(dec, sb.data, sb.size, sb.size - 1, &out, &have_id, why),
-			 SG_ERR_TOO_LARGE);
-	assert_int_equal(sg_wire_decode_req(dec, sb.data, sb.size, sb.size, &out, &have_id, why), 0);
+	assert_int_equal(
+	    sg_wire_decode_req(dec, sb.data, sb.size, sb.size - 1, &out, &have_id, why),
+	    SG_ERR_TOO_LARGE);
+	assert_int_equal(sg_wire_decode_req(dec, sb.data, sb.size, sb.size, &out, &have_id, why),
+	                 0);
 }
 
 static void
@@ -595,8 +601,9 @@ test_err_reply(void **state)
 	char why[SG_WHY_MAX];
 
 	assert_int_equal(sg_wire_encode_err(&sb, 12, SG_ERR_DENIED, "client ci may not use key x"),
-			 0);
-	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_SIGN_DIGEST, &rep, why), 0);
+	                 0);
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_SIGN_DIGEST, &rep, why),
+	                 0);
 	assert_int_equal(rep.ok, 0);
 	assert_int_equal(rep.id, 12);
 	assert_int_equal(rep.err, SG_ERR_DENIED);
@@ -667,7 +674,8 @@ test_sign_reply(void **state)
 	memset(s.record_hash, 0xee, 32);
 	s.replayed = 1;
 	assert_int_equal(sg_wire_encode_sign_rep(&sb, 3, &s), 0);
-	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_SIGN_DIGEST, &rep, why), 0);
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_SIGN_DIGEST, &rep, why),
+	                 0);
 	assert_int_equal(rep.ok, 1);
 	assert_int_equal(rep.id, 3);
 	assert_string_equal(rep.u.sign.key, "build-signing");
@@ -678,7 +686,7 @@ test_sign_reply(void **state)
 	assert_int_equal(rep.u.sign.replayed, 1);
 	/* a reply decoded as the wrong op fails cleanly */
 	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_PING, &rep, why),
-			 SG_ERR_MISSING_FIELD);
+	                 SG_ERR_MISSING_FIELD);
 	/* every truncation of a reply fails */
 	n = sb.size;
 	for (cut = 1; cut < n; cut++)
@@ -711,16 +719,18 @@ test_names_and_utf8(void **state)
 	assert_int_equal(sg_wire_name_valid("a/b", 3), 0);
 	assert_int_equal(
 	    sg_wire_name_valid("0123456789012345678901234567890123456789012345678901234567890123",
-			       64),
+	                       64),
 	    1);
 	assert_int_equal(
 	    sg_wire_name_valid("01234567890123456789012345678901234567890123456789012345678901234",
-			       65),
+	                       65),
 	    0);
 	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"h\xc3\xa9llo", 6), 1);
 	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\xf0\x9f\x94\x91", 4), 1);
-	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\xed\xa0\x80", 3), 0); /* surrogate */
-	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\xe0\x80\xaf", 3), 0); /* overlong */
+	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\xed\xa0\x80", 3),
+	                 0); /* surrogate */
+	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\xe0\x80\xaf", 3),
+	                 0); /* overlong */
 	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\xf4\x90\x80\x80", 4), 0);
 	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\xc3", 1), 0); /* truncated */
 	assert_int_equal(sg_wire_utf8_valid((const unsigned char *)"\x80", 1), 0);
@@ -745,22 +755,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ping_roundtrip),
-		cmocka_unit_test(test_sign_roundtrip),
-		cmocka_unit_test(test_sign_minimal),
-		cmocka_unit_test(test_digest_length),
-		cmocka_unit_test(test_sign_field_errors),
-		cmocka_unit_test(test_sign_missing_and_types),
-		cmocka_unit_test(test_header_errors),
-		cmocka_unit_test(test_preflight),
-		cmocka_unit_test(test_truncation_everywhere),
-		cmocka_unit_test(test_too_large),
-		cmocka_unit_test(test_err_reply),
-		cmocka_unit_test(test_keys_reply),
-		cmocka_unit_test(test_sign_reply),
-		cmocka_unit_test(test_ping_reply),
-		cmocka_unit_test(test_names_and_utf8),
-		cmocka_unit_test(test_err_table),
+	    cmocka_unit_test(test_ping_roundtrip),
+	    cmocka_unit_test(test_sign_roundtrip),
+	    cmocka_unit_test(test_sign_minimal),
+	    cmocka_unit_test(test_digest_length),
+	    cmocka_unit_test(test_sign_field_errors),
+	    cmocka_unit_test(test_sign_missing_and_types),
+	    cmocka_unit_test(test_header_errors),
+	    cmocka_unit_test(test_preflight),
+	    cmocka_unit_test(test_truncation_everywhere),
+	    cmocka_unit_test(test_too_large),
+	    cmocka_unit_test(test_err_reply),
+	    cmocka_unit_test(test_keys_reply),
+	    cmocka_unit_test(test_sign_reply),
+	    cmocka_unit_test(test_ping_reply),
+	    cmocka_unit_test(test_names_and_utf8),
+	    cmocka_unit_test(test_err_table),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,1027 @@
+/* sg_front: see sg_front.h and docs/protocol.md. */
+#include "sg_front.h"
+#include "sg_err.h"
+#include "sg_hsm_proto.h"
+#include "sg_log.h"
+#include "sg_wire.h"
+#include "sg_zap.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zmq.h>
+
+#define SG_EP_HSM_REQ "inproc://signet-hsm-req"
+#define SG_EP_HSM_REP "inproc://signet-hsm-rep"
+#define SG_EP_HSM_CTL "inproc://signet-hsm-ctl"
+
+#define SG_CHUNK 256               /* pending entries per allocation */
+#define SG_MAX_PENDING (64 * 1024) /* requests in flight, all clients together */
+#define SG_IDEM_SLOTS (2 * SG_MAX_PENDING)
+#define SG_COUNT_SLOTS (2 * SG_POLICY_MAX_CLIENTS)
+#define SG_RID_MAX 256
+#define SG_CTL_TIMEOUT_MS 60000
+#define SG_DRAIN_LINGER_MS 2000
+#define SG_EMPTY_SLOT UINT32_MAX
+
+enum sg_pend_state {
+	SG_PEND_FREE = 0,
+	SG_PEND_SIGNING,  /* waiting for the signer */
+	SG_PEND_AUDITING, /* waiting for its audit record to be durable */
+};
+
+/* One request in flight, with its audit record (no allocation per request). */
+struct sg_pending {
+	enum sg_pend_state state;
+	uint32_t index;
+	uint32_t gen; /* bumped on each reuse, so a stale seq is recognised */
+	unsigned char rid[SG_RID_MAX];
+	size_t rid_len;
+	unsigned client_slot; /* slot in the in-flight counts, or SG_EMPTY_SLOT */
+	int idem_held;        /* 1 while it owns its idempotency slot */
+	uint32_t idem_hash;
+	char why[SG_WHY_MAX];
+	struct sg_audit_record rec;
+	struct sg_pending *next_free;
+};
+
+struct sg_key_entry {
+	char name[SG_NAME_MAX + 1];
+	int usable;
+	enum sg_keyalg alg;
+	unsigned char pub[SG_PUB_MAX];
+	size_t pub_len;
+};
+
+struct sg_count_entry {
+	char name[SG_NAME_MAX + 1]; /* "" = empty */
+	unsigned count;
+};
+
+struct sg_front {
+	void *zctx;
+	void *router, *zap, *hsm_push, *hsm_pull, *hsm_ctl;
+	char *listen[SG_CONFIG_MAX_LISTEN];
+	size_t n_listen;
+	char *config_path, *policy_path;
+	size_t max_msg;
+	unsigned max_inflight_default;
+	struct sg_policy *policy;
+	struct sg_audit *audit;
+	struct sg_signer *signer;
+	int signer_serving;
+	struct sg_key_entry *keys; /* sorted by name */
+	size_t n_keys;
+	/* pending pool */
+	struct sg_pending *chunks[SG_MAX_PENDING / SG_CHUNK];
+	size_t n_chunks;
+	struct sg_pending *free_list;
+	size_t in_flight;
+	uint32_t idem[SG_IDEM_SLOTS];  /* pending index, or SG_EMPTY_SLOT */
+	struct sg_count_entry *counts; /* SG_COUNT_SLOTS */
+	struct sg_wire_dec *dec;
+	msgpack_sbuffer sb;
+	int draining;
+	struct sg_front_stats st;
+};
+
+static struct sg_pending *
+sg_pend_at(struct sg_front *f, uint32_t index)
+{
+	return &f->chunks[index / SG_CHUNK][index % SG_CHUNK];
+}
+
+static struct sg_pending *
+sg_pend_alloc(struct sg_front *f)
+{
+	struct sg_pending *p, *chunk;
+	size_t i;
+
+	if (f->free_list == NULL) {
+		if (f->n_chunks == SG_MAX_PENDING / SG_CHUNK)
+			return NULL;
+		if ((chunk = calloc(SG_CHUNK, sizeof(*chunk))) == NULL)
+			return NULL;
+		/* Push in reverse so that the lowest index is handed out first. */
+		for (i = SG_CHUNK; i-- > 0;) {
+			chunk[i].index = (uint32_t)(f->n_chunks * SG_CHUNK + i);
+			chunk[i].next_free = f->free_list;
+			f->free_list = &chunk[i];
+		}
+		f->chunks[f->n_chunks++] = chunk;
+	}
+	p = f->free_list;
+	f->free_list = p->next_free;
+	p->gen++;
+	p->next_free = NULL;
+	p->rid_len = 0;
+	p->client_slot = SG_EMPTY_SLOT;
+	p->idem_held = 0;
+	p->why[0] = '\0';
+	memset(&p->rec, 0, sizeof(p->rec));
+	p->rec.cookie = p;
+	f->in_flight++;
+	return p;
+}
+
+static uint64_t
+sg_pend_seq(const struct sg_pending *p)
+{
+	return ((uint64_t)p->gen << 32) | p->index;
+}
+
+static struct sg_pending *
+sg_pend_by_seq(struct sg_front *f, uint64_t seq)
+{
+	uint32_t index = (uint32_t)seq;
+	struct sg_pending *p;
+
+	if (index >= f->n_chunks * SG_CHUNK)
+		return NULL;
+	p = sg_pend_at(f, index);
+	if (p->gen != (uint32_t)(seq >> 32) || p->state == SG_PEND_FREE)
+		return NULL;
+	return p;
+}
+
+/* FNV-1a, for the two small hash tables below (keys are not attacker-chosen secrets). */
+static uint32_t
+sg_fnv(uint32_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static uint32_t
+sg_idem_hash(const char *client, const unsigned char *idem, size_t len)
+{
+	uint32_t h = sg_fnv(2166136261u, client, strlen(client) + 1);
+
+	return sg_fnv(h, idem, len);
+}
+
+static int
+sg_idem_same(const struct sg_pending *a, const char *client, const unsigned char *idem, size_t len)
+{
+	return a->rec.idem_len == len && memcmp(a->rec.idem, idem, len) == 0 &&
+	       strcmp(a->rec.client, client) == 0;
+}
+
+/* The pending request holding (client, idem), or NULL. */
+static struct sg_pending *
+sg_idem_find(struct sg_front *f, const char *client, const unsigned char *idem, size_t len,
+             uint32_t h)
+{
+	uint32_t i = h % SG_IDEM_SLOTS;
+
+	while (f->idem[i] != SG_EMPTY_SLOT) {
+		struct sg_pending *p = sg_pend_at(f, f->idem[i]);
+
+		if (p->idem_hash == h && sg_idem_same(p, client, idem, len))
+			return p;
+		i = (i + 1) % SG_IDEM_SLOTS;
+	}
+	return NULL;
+}
+
+static void
+sg_idem_insert(struct sg_front *f, struct sg_pending *p)
+{
+	uint32_t i = p->idem_hash % SG_IDEM_SLOTS;
+
+	/* Never full: it has twice as many slots as there can be pending requests. */
+	while (f->idem[i] != SG_EMPTY_SLOT)
+		i = (i + 1) % SG_IDEM_SLOTS;
+	f->idem[i] = p->index;
+	p->idem_held = 1;
+}
+
+/* Linear-probing deletion by backward shift: no tombstones accumulate. */
+static void
+sg_idem_remove(struct sg_front *f, struct sg_pending *p)
+{
+	uint32_t i = p->idem_hash % SG_IDEM_SLOTS, j, k;
+
+	if (!p->idem_held)
+		return;
+	while (f->idem[i] != p->index)
+		i = (i + 1) % SG_IDEM_SLOTS;
+	f->idem[i] = SG_EMPTY_SLOT;
+	j = i;
+	for (;;) {
+		j = (j + 1) % SG_IDEM_SLOTS;
+		if (f->idem[j] == SG_EMPTY_SLOT)
+			break;
+		k = sg_pend_at(f, f->idem[j])->idem_hash % SG_IDEM_SLOTS;
+		/* Move entry j back to i unless its home k lies cyclically in (i, j]. */
+		if ((i <= j) ? (k <= i || k > j) : (k <= i && k > j)) {
+			f->idem[i] = f->idem[j];
+			f->idem[j] = SG_EMPTY_SLOT;
+			i = j;
+		}
+	}
+	p->idem_held = 0;
+}
+
+/* Slot of the in-flight counter of client (created if needed), or SG_EMPTY_SLOT if full. */
+static unsigned
+sg_count_slot(struct sg_front *f, const char *client)
+{
+	unsigned i = sg_fnv(2166136261u, client, strlen(client)) % SG_COUNT_SLOTS, n;
+
+	for (n = 0; n < SG_COUNT_SLOTS; n++) {
+		if (f->counts[i].name[0] == '\0') {
+			snprintf(f->counts[i].name, sizeof(f->counts[i].name), "%s", client);
+			return i;
+		}
+		if (strcmp(f->counts[i].name, client) == 0)
+			return i;
+		i = (i + 1) % SG_COUNT_SLOTS;
+	}
+	return SG_EMPTY_SLOT;
+}
+
+static void
+sg_pend_free(struct sg_front *f, struct sg_pending *p)
+{
+	sg_idem_remove(f, p);
+	if (p->client_slot != SG_EMPTY_SLOT)
+		f->counts[p->client_slot].count--;
+	/* The record may hold a signature that was not released: wipe it. */
+	explicit_bzero(&p->rec, sizeof(p->rec));
+	p->state = SG_PEND_FREE;
+	p->next_free = f->free_list;
+	f->free_list = p;
+	f->in_flight--;
+}
+
+static int
+sg_key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sg_key_entry *)a)->name,
+	              ((const struct sg_key_entry *)b)->name);
+}
+
+static const struct sg_key_entry *
+sg_key_find(const struct sg_front *f, const char *name)
+{
+	struct sg_key_entry k;
+
+	snprintf(k.name, sizeof(k.name), "%s", name);
+	return f->n_keys == 0 ? NULL : bsearch(&k, f->keys, f->n_keys, sizeof(k), sg_key_cmp);
+}
+
+/*
+ * Sends the policy's key inventory to the signer (control channel) and
+ * builds the front's key table from the answer.  Keys the signer cannot use
+ * stay listed as unusable, with a warning.
+ */
+static int
+sg_front_load_keys(struct sg_front *f, const struct sg_policy *policy, char *why, size_t why_len)
+{
+	struct sg_hsm_keys_req req = {0};
+	struct sg_hsm_keys_rep rep = {0};
+	struct sg_key_entry *keys = NULL;
+	zmq_msg_t msg;
+	size_t i, n = sg_policy_key_count(policy);
+	int r, len;
+
+	zmq_msg_init(&msg);
+	if (n > 0 && ((req.specs = calloc(n, sizeof(*req.specs))) == NULL ||
+	              (keys = calloc(n, sizeof(*keys))) == NULL)) {
+		r = SG_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const struct sg_policy_key *k = sg_policy_key_at(policy, i);
+
+		snprintf(req.specs[i].name, sizeof(req.specs[i].name), "%s", sg_policy_key_name(k));
+		snprintf(req.specs[i].uri, sizeof(req.specs[i].uri), "%s", sg_policy_key_uri(k));
+		req.specs[i].alg = sg_policy_key_alg(k);
+		req.specs[i].self_verify = sg_policy_key_self_verify(k);
+	}
+	req.n = n;
+	if ((r = sg_hsm_encode_keys_req(&f->sb, &req)) != 0)
+		goto out;
+	if (zmq_send(f->hsm_ctl, f->sb.data, f->sb.size, 0) < 0 ||
+	    (len = zmq_msg_recv(&msg, f->hsm_ctl, 0)) < 0) {
+		snprintf(why, why_len, "signer did not answer the key inventory: %s",
+		         zmq_strerror(errno));
+		r = SG_ERR_HSM_UNAVAILABLE;
+		goto out;
+	}
+	if ((r = sg_hsm_decode_keys_rep(zmq_msg_data(&msg), zmq_msg_size(&msg), &rep)) != 0) {
+		snprintf(why, why_len, "signer sent a malformed key inventory");
+		goto out;
+	}
+	if (rep.err != 0 || rep.n != n) {
+		snprintf(why, why_len, "signer could not load the keys: %s",
+		         sg_strerror(rep.err != 0 ? rep.err : SG_ERR_INTERNAL));
+		r = rep.err != 0 ? rep.err : SG_ERR_INTERNAL;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(keys[i].name, sizeof(keys[i].name), "%s", req.specs[i].name);
+		keys[i].alg = req.specs[i].alg;
+		if (rep.keys[i].err != 0 || rep.keys[i].pub_len == 0 ||
+		    rep.keys[i].pub_len > SG_PUB_MAX) {
+			sg_warn("key %s (%s) is not usable: %s", req.specs[i].name,
+			        req.specs[i].uri, sg_strerror(rep.keys[i].err));
+			continue;
+		}
+		keys[i].usable = 1;
+		memcpy(keys[i].pub, rep.keys[i].pub, rep.keys[i].pub_len);
+		keys[i].pub_len = rep.keys[i].pub_len;
+	}
+	if (n > 0)
+		qsort(keys, n, sizeof(*keys), sg_key_cmp);
+	free(f->keys);
+	f->keys = keys;
+	f->n_keys = n;
+	keys = NULL;
+	r = 0;
+out:
+	zmq_msg_close(&msg);
+	free(req.specs);
+	free(keys);
+	sg_hsm_keys_rep_clear(&rep);
+	return r;
+}
+
+static void *
+sg_socket(struct sg_front *f, int type, char *why, size_t why_len)
+{
+	void *s = zmq_socket(f->zctx, type);
+	int linger = 0;
+
+	if (s == NULL) {
+		snprintf(why, why_len, "zmq_socket: %s", zmq_strerror(errno));
+		return NULL;
+	}
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	return s;
+}
+
+static int
+sg_front_bind_clients(struct sg_front *f, const struct sg_secret *server_secret, char *why,
+                      size_t why_len)
+{
+	int one = 1, hwm = 100000;
+	int64_t maxmsg = (int64_t)f->max_msg;
+	size_t i;
+
+	/* ZAP first: without a handler libzmq 4.3 admits any CURVE client. */
+	if ((f->zap = sg_socket(f, ZMQ_REP, why, why_len)) == NULL)
+		return SG_ERR_INTERNAL;
+	if (zmq_bind(f->zap, SG_ZAP_ENDPOINT) != 0) {
+		snprintf(why, why_len, "cannot bind the ZAP handler: %s", zmq_strerror(errno));
+		return SG_ERR_INTERNAL;
+	}
+	if ((f->router = sg_socket(f, ZMQ_ROUTER, why, why_len)) == NULL)
+		return SG_ERR_INTERNAL;
+	if (zmq_setsockopt(f->router, ZMQ_CURVE_SERVER, &one, sizeof(one)) != 0 ||
+	    zmq_setsockopt(f->router, ZMQ_CURVE_SECRETKEY, sg_secret_str(server_secret), 40) != 0 ||
+	    zmq_setsockopt(f->router, ZMQ_ZAP_DOMAIN, SG_ZAP_DOMAIN, strlen(SG_ZAP_DOMAIN)) != 0 ||
+	    zmq_setsockopt(f->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
+	    zmq_setsockopt(f->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) != 0 ||
+	    zmq_setsockopt(f->router, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
+	    zmq_setsockopt(f->router, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0) {
+		/* zmq_strerror, never the key: the message must not carry the secret. */
+		snprintf(why, why_len, "cannot configure the CURVE server socket: %s",
+		         zmq_strerror(errno));
+		return SG_ERR_CONFIG;
+	}
+	for (i = 0; i < f->n_listen; i++) {
+		if (zmq_bind(f->router, f->listen[i]) != 0) {
+			snprintf(why, why_len, "cannot listen on %s: %s", f->listen[i],
+			         zmq_strerror(errno));
+			return SG_ERR_CONFIG;
+		}
+		sg_info("listening on %s", f->listen[i]);
+	}
+	return 0;
+}
+
+void
+sg_front_free(struct sg_front *f)
+{
+	size_t i;
+
+	if (f == NULL)
+		return;
+	if (f->zctx != NULL)
+		zmq_ctx_shutdown(f->zctx);
+	if (f->signer_serving)
+		sg_signer_serve_stop(f->signer);
+	if (f->router != NULL)
+		zmq_close(f->router);
+	if (f->zap != NULL)
+		zmq_close(f->zap);
+	if (f->hsm_push != NULL)
+		zmq_close(f->hsm_push);
+	if (f->hsm_pull != NULL)
+		zmq_close(f->hsm_pull);
+	if (f->hsm_ctl != NULL)
+		zmq_close(f->hsm_ctl);
+	if (f->zctx != NULL)
+		zmq_ctx_term(f->zctx);
+	for (i = 0; i < f->n_chunks; i++) {
+		explicit_bzero(f->chunks[i], SG_CHUNK * sizeof(struct sg_pending));
+		free(f->chunks[i]);
+	}
+	for (i = 0; i < f->n_listen; i++)
+		free(f->listen[i]);
+	free(f->config_path);
+	free(f->policy_path);
+	free(f->keys);
+	free(f->counts);
+	sg_policy_free(f->policy);
+	sg_wire_dec_free(f->dec);
+	msgpack_sbuffer_destroy(&f->sb);
+	free(f);
+}
+
+int
+sg_front_new(const struct sg_config *cfg, const char *config_path, struct sg_policy *policy,
+             struct sg_audit *audit, struct sg_signer *signer,
+             const struct sg_secret *server_secret, struct sg_front **out, char *why,
+             size_t why_len)
+{
+	struct sg_front *f = NULL;
+	int timeout = SG_CTL_TIMEOUT_MS, hwm = 0, r = SG_ERR_INTERNAL;
+	size_t i;
+
+	*out = NULL;
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		sg_policy_free(policy);
+		return SG_ERR_NOMEM;
+	}
+	f->policy = policy;
+	f->audit = audit;
+	f->signer = signer;
+	f->max_msg = cfg->max_message_size;
+	f->max_inflight_default = cfg->max_inflight_per_client;
+	msgpack_sbuffer_init(&f->sb);
+	for (i = 0; i < SG_IDEM_SLOTS; i++)
+		f->idem[i] = SG_EMPTY_SLOT;
+	if ((f->counts = calloc(SG_COUNT_SLOTS, sizeof(*f->counts))) == NULL ||
+	    (f->dec = sg_wire_dec_new()) == NULL ||
+	    (f->config_path = strdup(config_path)) == NULL ||
+	    (f->policy_path = strdup(cfg->policy_file)) == NULL) {
+		r = SG_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < cfg->n_listen; i++) {
+		if ((f->listen[i] = strdup(cfg->listen[i])) == NULL) {
+			r = SG_ERR_NOMEM;
+			goto out;
+		}
+		f->n_listen++;
+	}
+	if ((f->zctx = zmq_ctx_new()) == NULL) {
+		snprintf(why, why_len, "zmq_ctx_new failed");
+		goto out;
+	}
+	/* The signer channel: unbounded queues (in-flight caps bound them instead). */
+	if ((f->hsm_push = sg_socket(f, ZMQ_PUSH, why, why_len)) == NULL ||
+	    (f->hsm_pull = sg_socket(f, ZMQ_PULL, why, why_len)) == NULL ||
+	    (f->hsm_ctl = sg_socket(f, ZMQ_REQ, why, why_len)) == NULL)
+		goto out;
+	zmq_setsockopt(f->hsm_push, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(f->hsm_pull, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(f->hsm_ctl, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+	zmq_setsockopt(f->hsm_ctl, ZMQ_SNDTIMEO, &timeout, sizeof(timeout));
+	if (zmq_bind(f->hsm_push, SG_EP_HSM_REQ) != 0 ||
+	    zmq_bind(f->hsm_pull, SG_EP_HSM_REP) != 0 || zmq_bind(f->hsm_ctl, SG_EP_HSM_CTL) != 0) {
+		snprintf(why, why_len, "cannot bind the signer channel: %s", zmq_strerror(errno));
+		goto out;
+	}
+	if ((r = sg_signer_serve_start(signer, f->zctx, SG_EP_HSM_REQ, SG_EP_HSM_REP,
+	                               SG_EP_HSM_CTL)) != 0) {
+		snprintf(why, why_len, "cannot start the signer service: %s", sg_strerror(r));
+		goto out;
+	}
+	f->signer_serving = 1;
+	if ((r = sg_front_load_keys(f, f->policy, why, why_len)) != 0)
+		goto out;
+	if ((r = sg_front_bind_clients(f, server_secret, why, why_len)) != 0)
+		goto out;
+	*out = f;
+	f = NULL;
+	r = 0;
+out:
+	sg_front_free(f);
+	return r;
+}
+
+void
+sg_front_get_stats(const struct sg_front *f, struct sg_front_stats *st)
+{
+	*st = f->st;
+}
+
+/* Sends the reply in f->sb to p's peer; a vanished peer is counted, not fatal. */
+static void
+sg_front_send(struct sg_front *f, const struct sg_pending *p)
+{
+	if (zmq_send(f->router, p->rid, p->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(f->router, f->sb.data, f->sb.size, ZMQ_DONTWAIT) < 0) {
+		/* EHOSTUNREACH (peer gone, ROUTER_MANDATORY) or EAGAIN (peer not reading).
+		 * A signature lost here is durable in the audit log and stored under its
+		 * idempotency key: the client gets it again by retrying. */
+		f->st.undeliverable++;
+		sg_debug("reply to request %llu of %s undeliverable: %s",
+		         (unsigned long long)p->rec.req_id, p->rec.client, zmq_strerror(errno));
+		return;
+	}
+	f->st.replies++;
+}
+
+/* Encodes the reply of a completed request into f->sb. */
+static int
+sg_front_encode_reply(struct sg_front *f, struct sg_pending *p)
+{
+	const struct sg_audit_record *rec = &p->rec;
+	struct sg_key_info *infos = NULL;
+	struct sg_ping_rep ping;
+	size_t i, n = 0;
+	int r;
+
+	if (rec->status != 0)
+		return sg_wire_encode_err(&f->sb, rec->req_id, SG_ERR_AUDIT_UNAVAILABLE, NULL);
+	if (rec->result != 0)
+		return sg_wire_encode_err(&f->sb, rec->req_id, rec->result,
+		                          p->why[0] != '\0' ? p->why : NULL);
+	switch (rec->op) {
+	case SG_OP_PING:
+		memset(&ping, 0, sizeof(ping));
+		snprintf(ping.server, sizeof(ping.server), "signetd-%s", SIGNET_VERSION);
+		ping.time = (uint64_t)time(NULL);
+		return sg_wire_encode_ping_rep(&f->sb, rec->req_id, &ping);
+	case SG_OP_KEYS_LIST:
+		if (f->n_keys > 0 && (infos = calloc(f->n_keys, sizeof(*infos))) == NULL)
+			return sg_wire_encode_err(&f->sb, rec->req_id, SG_ERR_NOMEM, NULL);
+		for (i = 0; i < f->n_keys; i++) {
+			const struct sg_policy_key *k =
+			    sg_policy_key_by_name(f->policy, f->keys[i].name);
+			unsigned ops = 0, hashes = 0;
+
+			if (k == NULL || !f->keys[i].usable)
+				continue;
+			sg_policy_key_grants(f->policy, rec->client, k, &ops, &hashes);
+			if (ops == 0)
+				continue;
+			snprintf(infos[n].name, sizeof(infos[n].name), "%s", f->keys[i].name);
+			infos[n].alg = f->keys[i].alg;
+			memcpy(infos[n].pub, f->keys[i].pub, f->keys[i].pub_len);
+			infos[n].pub_len = f->keys[i].pub_len;
+			infos[n].ops = ops;
+			infos[n].hashes = hashes;
+			n++;
+		}
+		r = sg_wire_encode_keys_rep(&f->sb, rec->req_id, infos, n);
+		free(infos);
+		return r;
+	case SG_OP_SIGN_DIGEST:
+		/* The writer filled the receipt (rep.record, rep.record_hash). */
+		return sg_wire_encode_sign_rep(&f->sb, rec->req_id, &p->rec.rep);
+	case SG_OP_NONE:
+	default:
+		return sg_wire_encode_err(&f->sb, rec->req_id, SG_ERR_INTERNAL, NULL);
+	}
+}
+
+/* Every request ends here: its record goes to the audit writer, the reply waits for it. */
+static void
+sg_front_finish(struct sg_front *f, struct sg_pending *p, int result)
+{
+	p->rec.result = result;
+	if (result != 0) {
+		p->rec.has_sig = 0;
+		p->rec.idem_len = 0;
+		f->st.denied++;
+	}
+	p->state = SG_PEND_AUDITING;
+	sg_audit_submit(f->audit, &p->rec);
+}
+
+/* Ends p with error err; msg (may be NULL: the table's message) goes to the client. */
+static void
+sg_front_fail(struct sg_front *f, struct sg_pending *p, int err, const char *msg)
+{
+	if (msg != NULL)
+		snprintf(p->why, sizeof(p->why), "%s", msg);
+	sg_front_finish(f, p, err);
+}
+
+/* SHA-256 over what identifies a signing request, to spot a reused idempotency key. */
+static void
+sg_req_fingerprint(const struct sg_sign_req *s, enum sg_pad pad, unsigned char fp[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char hdr[2] = {(unsigned char)s->hash, (unsigned char)pad};
+
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, s->key, strlen(s->key) + 1) != 1 ||
+	    EVP_DigestUpdate(ctx, hdr, sizeof(hdr)) != 1 ||
+	    EVP_DigestUpdate(ctx, s->digest, s->digest_len) != 1 ||
+	    EVP_DigestFinal_ex(ctx, fp, NULL) != 1)
+		memset(fp, 0xff,
+		       32); /* never equal to a real fingerprint's stored twin by chance */
+	EVP_MD_CTX_free(ctx);
+}
+
+static void
+sg_front_sign(struct sg_front *f, struct sg_pending *p, const struct sg_req *req)
+{
+	const struct sg_sign_req *s = &req->u.sign;
+	const struct sg_key_entry *key;
+	struct sg_hsm_sign_req hreq;
+	struct sg_pending *twin;
+	unsigned char stored_fp[32];
+	enum sg_pad pad = s->pad;
+	int r;
+
+	snprintf(p->rec.key, sizeof(p->rec.key), "%s", s->key);
+	p->rec.hash = s->hash;
+	memcpy(p->rec.digest, s->digest, s->digest_len);
+	p->rec.digest_len = s->digest_len;
+	p->rec.meta = s->meta;
+	key = sg_key_find(f, s->key);
+	if (key != NULL && sg_keyalg_is_rsa(key->alg) && pad == SG_PAD_NONE)
+		pad = SG_PAD_PKCS1;
+	p->rec.pad = pad;
+	if ((r = sg_policy_check(f->policy, p->rec.client, SG_OP_SIGN_DIGEST, s->key, s->hash,
+	                         pad)) != 0) {
+		sg_front_fail(f, p, r,
+		              r == SG_ERR_UNKNOWN_KEY   ? "unknown key"
+		              : r == SG_ERR_BAD_PADDING ? "padding not valid for this key"
+		                                        : "not allowed by policy");
+		return;
+	}
+	if (key == NULL || !key->usable) {
+		snprintf(p->why, sizeof(p->why), "key %s is not available in the HSM", s->key);
+		sg_front_fail(f, p, SG_ERR_HSM_UNAVAILABLE, NULL);
+		return;
+	}
+	if (s->idem_len > 0) {
+		memcpy(p->rec.idem, s->idem, s->idem_len);
+		p->rec.idem_len = s->idem_len;
+		sg_req_fingerprint(s, pad, p->rec.req_fp);
+		p->idem_hash = sg_idem_hash(p->rec.client, s->idem, s->idem_len);
+		twin = sg_idem_find(f, p->rec.client, s->idem, s->idem_len, p->idem_hash);
+		if (twin != NULL) {
+			sg_front_fail(f, p, SG_ERR_BUSY,
+			              "a request with this idempotency key is in progress; retry");
+			return;
+		}
+		r = sg_audit_idem_lookup(f->audit, p->rec.client, s->idem, s->idem_len, &p->rec.rep,
+		                         stored_fp);
+		if (r == 0) {
+			if (memcmp(stored_fp, p->rec.req_fp, 32) != 0) {
+				sg_front_fail(f, p, SG_ERR_IDEM_CONFLICT, NULL);
+				return;
+			}
+			/* The stored answer: audited again as released, not stored again. */
+			p->rec.rep.replayed = 1;
+			p->rec.has_sig = 1;
+			p->rec.idem_len = 0;
+			f->st.signatures++;
+			sg_front_finish(f, p, 0);
+			return;
+		}
+		if (r != SG_ERR_NOT_FOUND) {
+			sg_front_fail(f, p, SG_ERR_AUDIT_UNAVAILABLE,
+			              "idempotency store unreadable");
+			return;
+		}
+		sg_idem_insert(f, p);
+	}
+	memset(&hreq, 0, sizeof(hreq));
+	hreq.seq = sg_pend_seq(p);
+	snprintf(hreq.key, sizeof(hreq.key), "%s", s->key);
+	hreq.hash = s->hash;
+	hreq.pad = pad;
+	memcpy(hreq.digest, s->digest, s->digest_len);
+	hreq.digest_len = s->digest_len;
+	if ((r = sg_hsm_encode_sign_req(&f->sb, &hreq)) != 0 ||
+	    zmq_send(f->hsm_push, f->sb.data, f->sb.size, ZMQ_DONTWAIT) < 0) {
+		sg_front_fail(f, p, SG_ERR_HSM_UNAVAILABLE, "signer channel unavailable");
+		return;
+	}
+	p->state = SG_PEND_SIGNING;
+}
+
+/* Resolves the sender of a message from its User-Id (set by ZAP) against the current policy. */
+static const struct sg_policy_client *
+sg_front_client(struct sg_front *f, zmq_msg_t *body)
+{
+	const char *uid = zmq_msg_gets(body, "User-Id");
+	unsigned char pub[32];
+
+	if (uid == NULL || strlen(uid) != 40 || zmq_z85_decode(pub, uid) == NULL)
+		return NULL;
+	return sg_policy_client_by_pubkey(f->policy, pub);
+}
+
+/* Discards the rest of a multipart message. */
+static void
+sg_drain_more(void *s)
+{
+	zmq_msg_t m;
+	int more = 1;
+	size_t msz = sizeof(more);
+
+	while (zmq_getsockopt(s, ZMQ_RCVMORE, &more, &msz) == 0 && more) {
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			return;
+		}
+		zmq_msg_close(&m);
+	}
+}
+
+static void
+sg_front_on_request(struct sg_front *f)
+{
+	const struct sg_policy_client *client;
+	struct sg_pending *p;
+	zmq_msg_t rid, body;
+	struct sg_req req;
+	unsigned cap;
+	int have_id = 0, r, more = 0;
+	size_t msz = sizeof(more);
+
+	zmq_msg_init(&rid);
+	zmq_msg_init(&body);
+	if (zmq_msg_recv(&rid, f->router, ZMQ_DONTWAIT) < 0)
+		goto out;
+	if (zmq_getsockopt(f->router, ZMQ_RCVMORE, &more, &msz) != 0 || !more)
+		goto out;
+	if (zmq_msg_recv(&body, f->router, ZMQ_DONTWAIT) < 0)
+		goto out;
+	zmq_getsockopt(f->router, ZMQ_RCVMORE, &more, &msz);
+	if ((client = sg_front_client(f, &body)) == NULL) {
+		/* Admitted under an older policy that no longer lists it: silence. */
+		f->st.dropped_unknown++;
+		sg_drain_more(f->router);
+		sg_debug("dropped a message from a client no longer in the policy");
+		goto out;
+	}
+	f->st.requests++;
+	if (zmq_msg_size(&rid) > SG_RID_MAX || (p = sg_pend_alloc(f)) == NULL) {
+		sg_drain_more(f->router);
+		sg_warn("too many requests in flight; dropped one from %s",
+		        sg_policy_client_name(client));
+		goto out;
+	}
+	memcpy(p->rid, zmq_msg_data(&rid), zmq_msg_size(&rid));
+	p->rid_len = zmq_msg_size(&rid);
+	snprintf(p->rec.client, sizeof(p->rec.client), "%s", sg_policy_client_name(client));
+	if (more) {
+		/* One frame per request: extra frames make it malformed. */
+		sg_drain_more(f->router);
+		sg_front_fail(f, p, SG_ERR_MALFORMED, "a request is exactly one frame");
+		goto out;
+	}
+	r = sg_wire_decode_req(f->dec, zmq_msg_data(&body), zmq_msg_size(&body), f->max_msg, &req,
+	                       &have_id, p->why);
+	p->rec.req_id = req.id;
+	p->rec.op = req.op;
+	if (r != 0) {
+		sg_front_finish(f, p, r);
+		goto out;
+	}
+	if (f->draining) {
+		sg_front_fail(f, p, SG_ERR_SHUTTING_DOWN, NULL);
+		goto out;
+	}
+	cap = sg_policy_client_max_inflight(client);
+	if (cap == 0)
+		cap = f->max_inflight_default;
+	if ((p->client_slot = sg_count_slot(f, p->rec.client)) == SG_EMPTY_SLOT ||
+	    f->counts[p->client_slot].count >= cap) {
+		p->client_slot = SG_EMPTY_SLOT;
+		sg_front_fail(f, p, SG_ERR_BUSY, "too many requests in flight for this client");
+		goto out;
+	}
+	f->counts[p->client_slot].count++;
+	switch (req.op) {
+	case SG_OP_PING:
+	case SG_OP_KEYS_LIST:
+		r = sg_policy_check(f->policy, p->rec.client, req.op, NULL, SG_HASH_NONE,
+		                    SG_PAD_NONE);
+		sg_front_fail(f, p, r, r != 0 ? "not allowed by policy" : NULL);
+		break;
+	case SG_OP_SIGN_DIGEST:
+		sg_front_sign(f, p, &req);
+		break;
+	case SG_OP_NONE:
+	default:
+		sg_front_fail(f, p, SG_ERR_UNKNOWN_OP, NULL);
+		break;
+	}
+out:
+	zmq_msg_close(&rid);
+	zmq_msg_close(&body);
+}
+
+static void
+sg_front_on_signed(struct sg_front *f)
+{
+	struct sg_hsm_sign_rep rep;
+	struct sg_pending *p;
+	zmq_msg_t msg;
+
+	zmq_msg_init(&msg);
+	if (zmq_msg_recv(&msg, f->hsm_pull, ZMQ_DONTWAIT) < 0)
+		goto out;
+	if (sg_hsm_decode_sign_rep(zmq_msg_data(&msg), zmq_msg_size(&msg), &rep) != 0) {
+		sg_error("malformed reply from the signer; dropped");
+		goto out;
+	}
+	if ((p = sg_pend_by_seq(f, rep.seq)) == NULL || p->state != SG_PEND_SIGNING) {
+		sg_error("signer answered an unknown request; dropped");
+		goto out;
+	}
+	if (rep.err != 0) {
+		sg_front_fail(f, p, rep.err, sg_strerror(rep.err));
+		goto out;
+	}
+	p->rec.has_sig = 1;
+	snprintf(p->rec.rep.key, sizeof(p->rec.rep.key), "%s", p->rec.key);
+	{
+		const struct sg_key_entry *k = sg_key_find(f, p->rec.key);
+
+		p->rec.rep.alg = k != NULL ? k->alg : SG_KEYALG_NONE;
+	}
+	p->rec.rep.hash = p->rec.hash;
+	p->rec.rep.pad = p->rec.pad;
+	memcpy(p->rec.rep.sig, rep.sig, rep.sig_len);
+	p->rec.rep.sig_len = rep.sig_len;
+	f->st.signatures++;
+	sg_front_finish(f, p, 0);
+out:
+	explicit_bzero(&rep, sizeof(rep));
+	zmq_msg_close(&msg);
+}
+
+static void
+sg_front_on_audited(struct sg_front *f)
+{
+	struct sg_audit_record *rec, *next;
+
+	for (rec = sg_audit_take_completed(f->audit); rec != NULL; rec = next) {
+		struct sg_pending *p = rec->cookie;
+
+		next = rec->next;
+		if (rec->status != 0 && rec->has_sig)
+			sg_warn("signature for %s withheld: audit log not writable", rec->client);
+		if (sg_front_encode_reply(f, p) == 0)
+			sg_front_send(f, p);
+		sg_pend_free(f, p);
+	}
+}
+
+static void
+sg_front_reload(struct sg_front *f)
+{
+	struct sg_policy *np = NULL;
+	char why[512];
+	int r;
+
+	sg_info("reloading policy %s", f->policy_path);
+	if ((r = sg_policy_load(f->policy_path, &np, why, sizeof(why))) != 0) {
+		f->st.reload_failures++;
+		sg_error("policy reload failed, keeping the old policy: %s", why);
+		return;
+	}
+	if ((r = sg_front_load_keys(f, np, why, sizeof(why))) != 0) {
+		f->st.reload_failures++;
+		sg_error("policy reload failed, keeping the old policy: %s", why);
+		sg_policy_free(np);
+		/* The signer may have half-switched: restore the old inventory. */
+		if (sg_front_load_keys(f, f->policy, why, sizeof(why)) != 0)
+			sg_error("could not restore the old key inventory: %s", why);
+		return;
+	}
+	sg_policy_free(f->policy);
+	f->policy = np;
+	f->st.reloads++;
+	sg_info("policy reloaded: %zu keys", sg_policy_key_count(np));
+}
+
+/* Returns 1 to go on, 0 to start draining. */
+static int
+sg_front_on_signal(struct sg_front *f, int sigfd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return 1;
+	switch (si.ssi_signo) {
+	case SIGHUP:
+		sg_front_reload(f);
+		return 1;
+	case SIGTERM:
+	case SIGINT:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static void
+sg_front_start_drain(struct sg_front *f)
+{
+	size_t i;
+
+	sg_info("stopping: no new connections, finishing %zu requests in flight", f->in_flight);
+	f->draining = 1;
+	for (i = 0; i < f->n_listen; i++)
+		zmq_unbind(f->router, f->listen[i]);
+}
+
+int
+sg_front_run(struct sg_front *f, int sigfd)
+{
+	zmq_pollitem_t items[5];
+	int n, linger = SG_DRAIN_LINGER_MS;
+
+	memset(items, 0, sizeof(items));
+	items[0].socket = f->router;
+	items[0].events = ZMQ_POLLIN;
+	items[1].socket = f->zap;
+	items[1].events = ZMQ_POLLIN;
+	items[2].socket = f->hsm_pull;
+	items[2].events = ZMQ_POLLIN;
+	items[3].fd = sg_audit_event_fd(f->audit);
+	items[3].events = ZMQ_POLLIN;
+	items[4].fd = sigfd;
+	items[4].events = ZMQ_POLLIN;
+	for (;;) {
+		if (f->draining && f->in_flight == 0)
+			break;
+		n = zmq_poll(items, 5, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			sg_error("zmq_poll: %s", zmq_strerror(errno));
+			return SG_ERR_INTERNAL;
+		}
+		/* Completions first: they free slots and release replies. */
+		if (items[3].revents & ZMQ_POLLIN)
+			sg_front_on_audited(f);
+		if (items[2].revents & ZMQ_POLLIN) {
+			int k;
+
+			for (k = 0; k < 256; k++) {
+				int ev = 0;
+				size_t esz = sizeof(ev);
+
+				sg_front_on_signed(f);
+				if (zmq_getsockopt(f->hsm_pull, ZMQ_EVENTS, &ev, &esz) != 0 ||
+				    !(ev & ZMQ_POLLIN))
+					break;
+			}
+		}
+		if (items[1].revents & ZMQ_POLLIN)
+			sg_zap_handle(f->zap, f->policy, &f->st.refused);
+		if (items[0].revents & ZMQ_POLLIN) {
+			int k;
+
+			for (k = 0; k < 256; k++) {
+				int ev = 0;
+				size_t esz = sizeof(ev);
+
+				sg_front_on_request(f);
+				if (zmq_getsockopt(f->router, ZMQ_EVENTS, &ev, &esz) != 0 ||
+				    !(ev & ZMQ_POLLIN))
+					break;
+			}
+		}
+		if ((items[4].revents & ZMQ_POLLIN) && !sg_front_on_signal(f, sigfd) &&
+		    !f->draining)
+			sg_front_start_drain(f);
+	}
+	/* Let the last replies leave before the socket closes. */
+	zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof(linger));
+	sg_info("stopped: %llu requests, %llu signatures, %llu undeliverable replies",
+	        (unsigned long long)f->st.requests, (unsigned long long)f->st.signatures,
+	        (unsigned long long)f->st.undeliverable);
+	return 0;
+}
