@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -751,6 +752,41 @@ test_err_table(void **state)
 	assert_int_equal(sg_err_known(-9), 0);
 }
 
+/* docs/protocol.md documents every code of the table with its number and name. */
+static void
+test_err_table_documented(void **state)
+{
+#define SG_DOC_ROW(sym, val, name, msg) {(val), (name)},
+	static const struct {
+		int code;
+		const char *name;
+	} rows[] = {SG_ERR_TABLE(SG_DOC_ROW)};
+#undef SG_DOC_ROW
+	char path[4096], row[160], *doc;
+	FILE *fp;
+	long n;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/docs/protocol.md", SG_SOURCE_DIR);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	assert_true(n > 0);
+	rewind(fp);
+	doc = test_malloc((size_t)n + 1);
+	assert_int_equal(fread(doc, 1, (size_t)n, fp), (size_t)n);
+	doc[n] = '\0';
+	fclose(fp);
+	for (i = 1; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(row, sizeof(row), "| %d | `%s` | %s |", -rows[i].code, rows[i].name,
+			 sg_strerror(rows[i].code));
+		if (strstr(doc, row) == NULL)
+			fail_msg("docs/protocol.md lacks the row: %s", row);
+	}
+	test_free(doc);
+}
+
 int
 main(void)
 {
@@ -771,6 +807,7 @@ main(void)
 	    cmocka_unit_test(test_ping_reply),
 	    cmocka_unit_test(test_names_and_utf8),
 	    cmocka_unit_test(test_err_table),
+	    cmocka_unit_test(test_err_table_documented),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
