@@ -69,7 +69,7 @@ struct sg_audit_record {
  * SG_ERR_AUDIT_CORRUPT with why.
  */
 int sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *why,
-                  size_t why_len);
+		  size_t why_len);
 
 /* Starts the writer thread; 0 or SG_ERR_INTERNAL. */
 int sg_audit_start(struct sg_audit *a);
@@ -100,8 +100,7 @@ struct sg_audit_stats {
 	uint64_t commits;        /* groups committed durably */
 	uint64_t records;        /* records committed durably */
 	uint64_t failures;       /* groups that failed (rolled back) */
-	uint64_t last_commit_us; /* wall clock of the last durable commit, us since the epoch (0:
-	                            none) */
+	uint64_t last_commit_us; /* wall clock of the last durable commit (us, epoch; 0: none) */
 	uint64_t max_group;      /* largest group committed */
 };
 
@@ -114,7 +113,7 @@ void sg_audit_stats(const struct sg_audit *a, struct sg_audit_stats *st);
  * the 24 h retention), or SG_ERR_IO.
  */
 int sg_audit_idem_lookup(struct sg_audit *a, const char *client, const unsigned char *idem,
-                         size_t idem_len, struct sg_sign_rep *rep, unsigned char req_fp[32]);
+			 size_t idem_len, struct sg_sign_rep *rep, unsigned char req_fp[32]);
 
 /*
  * Stops the writer after it has committed everything submitted so far;
@@ -132,6 +131,6 @@ void sg_audit_close(struct sg_audit *a);
  * saying what does not match; SG_ERR_IO if it cannot be read.
  */
 int sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *why,
-                    size_t why_len);
+		    size_t why_len);
 
 #endif /* SG_AUDIT_H */
