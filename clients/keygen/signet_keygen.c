@@ -274,6 +274,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind < argc || (out == NULL) == (pub == NULL)) {
+		fprintf(stderr, PROG ": give either -o FILE or --public FILE\n");
 		usage(stderr);
 		return TOOL_EXIT_USAGE;
 	}

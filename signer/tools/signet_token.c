@@ -153,7 +153,7 @@ static const struct cmd cmds[] = {
      "         [-o FILE]\n"
      "\n"
      "Writes the public key labelled exactly KEYLABEL as a PEM SubjectPublicKeyInfo\n"
-     "to stdout, or to FILE (mode 0644, replaced if it exists).\n"},
+     "to stdout, or to FILE (created with mode 0644 less the umask, or replaced).\n"},
 };
 
 static void
@@ -247,6 +247,16 @@ check_label(const char *what, const char *s, size_t max, int no_trailing_space)
 	return 0;
 }
 
+/* 1 if arg is exactly "--name" or "--name=...". */
+static int
+long_name_exact(const char *arg, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(arg, "--", 2) == 0 && strncmp(arg + 2, name, n) == 0 &&
+	       (arg[2 + n] == '\0' || arg[2 + n] == '=');
+}
+
 /*
  * Parses the options of command c into *o.  Returns 0, 1 if help was asked
  * for (printed on stdout), or SG_ERR_INVALID_ARG after printing why.
@@ -268,15 +278,27 @@ parse_opts(const struct cmd *c, int argc, char **argv, struct opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *id_hex = NULL, *alg = NULL;
+	const char *id_hex = NULL, *alg = NULL, *arg;
 	unsigned bit, missing;
 	size_t i;
-	int ch;
+	int ch, li = -1;
 
 	memset(o, 0, sizeof(*o));
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+:o:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:o:h", longopts, &li)) != -1) {
+		/* getopt_long takes abbreviations: "--pin 1234" would name a PIN file. */
+		if (li >= 0 && ch != '?' && ch != ':') {
+			arg = argv[optind - 1];
+			if (longopts[li].has_arg == required_argument && optarg == arg)
+				arg = argv[optind - 2]; /* "--name VALUE" */
+			if (!long_name_exact(arg, longopts[li].name)) {
+				say("%s: unknown option %s (see " PROG " %s --help)", c->name, arg,
+				    c->name);
+				return SG_ERR_INVALID_ARG;
+			}
+		}
+		li = -1;
 		switch (ch) {
 		case 'M':
 			bit = OPT_MODULE;
@@ -551,7 +573,7 @@ p11_open(const char *path, int lock, struct p11 *p)
 				say("cannot lock module %s: %s", path, strerror(errno));
 				goto out;
 			}
-			if (waited++ == 0)
+			if (++waited == 10)
 				say("waiting for another " PROG " using %s", path);
 			if (waited > LOCK_WAIT_SECS * 10) {
 				say("gave up waiting for the lock on %s", path);
@@ -1290,20 +1312,6 @@ out:
 	return r;
 }
 
-static int
-sync_dir(const char *path)
-{
-	int fd, r;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		say("cannot open --sync-dir %s: %s", path, strerror(errno));
-		return SG_ERR_IO;
-	}
-	r = sync_tree(fd, path, SYNC_DEPTH_MAX);
-	close(fd);
-	return r;
-}
-
 /* ---- commands ---- */
 
 static int
@@ -1391,11 +1399,18 @@ cmd_keygen(const struct opts *o)
 	CK_ULONG npub = 0, npriv = 0, count, bits;
 	unsigned char id[KEY_ID_MAX];
 	size_t id_len, label_len = strlen(o->label);
-	int keep = 0, r;
+	int keep = 0, sync_fd = -1, r;
 	CK_RV rv;
 
 	if ((r = keyalg_info(o->alg, &ki)) != 0)
 		goto out;
+	/* Opened first: a wrong --sync-dir must not leave a key made but reported failed. */
+	if (o->sync_dir != NULL &&
+	    (sync_fd = open(o->sync_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		say("cannot open --sync-dir %s: %s", o->sync_dir, strerror(errno));
+		r = SG_ERR_IO;
+		goto out;
+	}
 	bits = ki.bits;
 	if (o->id_len > 0) {
 		memcpy(id, o->id, o->id_len);
@@ -1484,8 +1499,10 @@ out:
 	p11_close(&p);
 	sg_secret_free(pin);
 	/* SoftHSM has written its files but never fsyncs them: make the new key durable. */
-	if (r == 0 && o->sync_dir != NULL)
-		r = sync_dir(o->sync_dir);
+	if (r == 0 && sync_fd >= 0 && (r = sync_tree(sync_fd, o->sync_dir, SYNC_DEPTH_MAX)) != 0)
+		say("key '%s' was generated but --sync-dir failed", o->label);
+	if (sync_fd >= 0)
+		close(sync_fd);
 	return r;
 }
 
