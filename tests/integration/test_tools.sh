@@ -316,7 +316,9 @@ ok "four concurrent keygens all succeed"
 
 # ---- --sync-dir fsyncs every file of the token directory ----
 if strace -f -o /dev/null true 2>/dev/null; then
-	strace -f -y -e trace=fsync,fdatasync -o "$work/strace-sync" "$tok" keygen "${common[@]}" \
+	# LeakSanitizer cannot run under ptrace: off for the traced runs of a sanitizer build.
+	no_lsan=ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	env "$no_lsan" strace -f -y -e trace=fsync,fdatasync -o "$work/strace-sync" "$tok" keygen "${common[@]}" \
 		--token dev-2 --label synced --alg ec-p256 --sync-dir "$work/tokens" \
 		>>"$log" 2>&1 || fail "keygen --sync-dir failed"
 	missing=0
@@ -324,7 +326,7 @@ if strace -f -o /dev/null true 2>/dev/null; then
 		grep -qF "<$f>) = 0" "$work/strace-sync" || { echo "not fsynced: $f" >&2; missing=1; }
 	done < <(find "$work/tokens" \( -type f -o -type d \))
 	[[ $missing -eq 0 ]] || fail "--sync-dir left files unsynced"
-	strace -f -y -e trace=fsync,fdatasync -o "$work/strace-nosync" "$tok" keygen "${common[@]}" \
+	env "$no_lsan" strace -f -y -e trace=fsync,fdatasync -o "$work/strace-nosync" "$tok" keygen "${common[@]}" \
 		--token dev-2 --label unsynced --alg ec-p256 >>"$log" 2>&1 || fail "keygen failed"
 	grep -q "<$work/tokens" "$work/strace-nosync" && fail "keygen without --sync-dir fsynced"
 	ok "keygen --sync-dir fsyncs every file and directory under the token directory"
@@ -395,7 +397,7 @@ run 2 kg-usage "$kg"
 ok "signet-keygen --public matches .pub; a 0644 secret key is refused"
 
 # ---- no secret in any output ----
-for secret in "$pin" "$so_pin" "$secret_key" "$(cat "$work/curve2")"; do
+for secret in "$pin" "$so_pin" "$(cat "$work/wrong-pin")" "$secret_key" "$(cat "$work/curve2")"; do
 	grep -qF -- "$secret" "$log" && fail "a secret appears in the tools' output"
 done
 # The check above must be able to see a secret if one were printed.
