@@ -830,6 +830,57 @@ test_idempotency(void **state)
 	expect_ok(3);
 }
 
+static int64_t
+count_rows(const char *path, const char *sql)
+{
+	sqlite3 *db = raw_open(path);
+	sqlite3_stmt *st = NULL;
+	int64_t n;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/* The writer deletes expired idempotency entries (its first group after open prunes). */
+static void
+test_idem_prune(void **state)
+{
+	struct sg_audit_record recs[3], *done[2];
+	struct sg_audit *a;
+
+	(void)state;
+	new_db_path();
+	a = open_started(test_db, NULL);
+	fill_record(&recs[0], 0);
+	memcpy(recs[0].idem, "old", 3);
+	recs[0].idem_len = 3;
+	fill_record(&recs[1], 1);
+	memcpy(recs[1].idem, "new", 3);
+	recs[1].idem_len = 3;
+	sg_audit_submit(a, &recs[0]);
+	sg_audit_submit(a, &recs[1]);
+	collect(a, done, 2);
+	sg_audit_close(a);
+	assert_int_equal(count_rows(test_db, "SELECT count(*) FROM idem"), 2);
+	raw_exec(test_db, "UPDATE idem SET created_us = created_us - 90000000000"
+	                  " WHERE idem = x'6f6c64'");
+
+	a = open_started(test_db, NULL);
+	fill_denied(&recs[2], 2);
+	sg_audit_submit(a, &recs[2]);
+	collect(a, done, 1);
+	assert_int_equal(recs[2].status, 0);
+	sg_audit_close(a);
+	assert_int_equal(count_rows(test_db, "SELECT count(*) FROM idem"), 1);
+	assert_int_equal(count_rows(test_db, "SELECT count(*) FROM idem WHERE idem = x'6e6577'"),
+	                 1);
+	expect_ok(3);
+}
+
 /* Runs one fault mode: records fail closed while it lasts, then the chain resumes. */
 static void
 run_fault(int mode)
@@ -1013,16 +1064,27 @@ group_teardown(void **state)
 int
 main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_verify_empty),
-	    cmocka_unit_test(test_tamper_field),   cmocka_unit_test(test_tamper_delete),
-	    cmocka_unit_test(test_tamper_swap),    cmocka_unit_test(test_tamper_prev_hash),
-	    cmocka_unit_test(test_tamper_rehash),  cmocka_unit_test(test_group_commit),
-	    cmocka_unit_test(test_stop_drains),    cmocka_unit_test(test_stop_without_start),
-	    cmocka_unit_test(test_invalid_record), cmocka_unit_test(test_idempotency),
-	    cmocka_unit_test(test_fault_full),     cmocka_unit_test(test_fault_ioerr),
-	    cmocka_unit_test(test_reopen_resumes), cmocka_unit_test(test_open_refuses),
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_verify_empty),
+		cmocka_unit_test(test_tamper_field),
+		cmocka_unit_test(test_tamper_delete),
+		cmocka_unit_test(test_tamper_swap),
+		cmocka_unit_test(test_tamper_prev_hash),
+		cmocka_unit_test(test_tamper_rehash),
+		cmocka_unit_test(test_group_commit),
+		cmocka_unit_test(test_stop_drains),
+		cmocka_unit_test(test_stop_without_start),
+		cmocka_unit_test(test_invalid_record),
+		cmocka_unit_test(test_idempotency),
+		cmocka_unit_test(test_idem_prune),
+		cmocka_unit_test(test_fault_full),
+		cmocka_unit_test(test_fault_ioerr),
+		cmocka_unit_test(test_reopen_resumes),
+		cmocka_unit_test(test_open_refuses),
 	};
+	/* clang-format on */
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
