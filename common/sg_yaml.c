@@ -491,9 +491,9 @@ sg_yaml_anchor(const yaml_event_t *ev)
 	}
 }
 
-/* Path of the node an alias event stands for (for the error message). */
+/* Path of the node an event is about to start (for the error message), in buf. */
 static const char *
-sg_yaml_alias_field(const struct sg_yaml_frame *stack, size_t depth)
+sg_yaml_next_field(const struct sg_yaml_frame *stack, size_t depth, char *buf, size_t len)
 {
 	const struct sg_yaml_frame *f = depth > 0 ? &stack[depth - 1] : NULL;
 
@@ -501,6 +501,10 @@ sg_yaml_alias_field(const struct sg_yaml_frame *stack, size_t depth)
 		return NULL;
 	if (f->is_map && !f->expect_key)
 		return f->key_path;
+	if (!f->is_map) {
+		(void)snprintf(buf, len, "%s[%zu]", f->path, f->next_idx);
+		return buf;
+	}
 	return f->path;
 }
 
@@ -543,7 +547,7 @@ sg_yaml_prescan(struct sg_yaml_doc *doc, const unsigned char *buf, size_t len, i
 	size_t depth = 0, i;
 	unsigned line;
 	int have_parser = 0, have_ev = 0, done = 0, ndocs = 0, is_key, r = SG_ERR_INTERNAL;
-	char *path = NULL;
+	char *path = NULL, fbuf[1024];
 
 	memset(stack, 0, sizeof(stack));
 	if (!yaml_parser_initialize(&parser)) {
@@ -568,7 +572,7 @@ sg_yaml_prescan(struct sg_yaml_doc *doc, const unsigned char *buf, size_t len, i
 		if (sg_yaml_anchor(&ev) != NULL) {
 			r = bad;
 			sg_yaml_fwhy(doc->path, line, why, why_len,
-				     sg_yaml_alias_field(stack, depth),
+				     sg_yaml_next_field(stack, depth, fbuf, sizeof(fbuf)),
 				     "YAML anchors are not allowed");
 			goto out;
 		}
@@ -587,7 +591,7 @@ sg_yaml_prescan(struct sg_yaml_doc *doc, const unsigned char *buf, size_t len, i
 		case YAML_ALIAS_EVENT:
 			r = bad;
 			sg_yaml_fwhy(doc->path, line, why, why_len,
-				     sg_yaml_alias_field(stack, depth),
+				     sg_yaml_next_field(stack, depth, fbuf, sizeof(fbuf)),
 				     "YAML aliases are not allowed");
 			goto out;
 		case YAML_SCALAR_EVENT:
@@ -725,6 +729,12 @@ sg_yaml_event_word(const char *ev)
 		return "a scalar";
 	if (strncmp(ev, "ALIAS", 5) == 0)
 		return "an alias";
+	if (strcmp(ev, "STRING") == 0)
+		return "a string";
+	if (strcmp(ev, "INT") == 0 || strcmp(ev, "UINT") == 0 || strcmp(ev, "FLOAT") == 0)
+		return "a number";
+	if (strcmp(ev, "BOOL") == 0 || strcmp(ev, "ENUM") == 0)
+		return "a scalar";
 	return "something else";
 }
 
