@@ -150,7 +150,7 @@ static const struct cmd cmds[] = {
     {"pubkey", OPT_MODULE | OPT_TOKEN | OPT_PIN | OPT_LABEL,
      OPT_MODULE | OPT_TOKEN | OPT_PIN | OPT_LABEL | OPT_OUT, cmd_pubkey,
      "usage: " PROG " pubkey --module PATH --token LABEL --pin-file FILE --label KEYLABEL\n"
-     "         [-o FILE]\n"
+     "         [-o|--out FILE]\n"
      "\n"
      "Writes the public key labelled exactly KEYLABEL as a PEM SubjectPublicKeyInfo\n"
      "to stdout, or to FILE (created with mode 0644 less the umask, or replaced).\n"},
@@ -287,11 +287,14 @@ parse_opts(const struct cmd *c, int argc, char **argv, struct opts *o)
 	opterr = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+:o:h", longopts, &li)) != -1) {
-		/* getopt_long takes abbreviations: "--pin 1234" would name a PIN file. */
+		/* The option as written, for messages; short ones take no abbreviations. */
+		arg = ch == 'o' ? "-o" : ch == 'h' ? "-h" : argv[optind - 1];
 		if (li >= 0 && ch != '?' && ch != ':') {
-			arg = argv[optind - 1];
-			if (longopts[li].has_arg == required_argument && optarg == arg)
+			if (longopts[li].has_arg == required_argument && optarg == argv[optind - 1])
 				arg = argv[optind - 2]; /* "--name VALUE" */
+			else
+				arg = argv[optind - 1]; /* "--name=VALUE" or "--name" */
+			/* getopt_long takes abbreviations: "--pin 1234" would name a PIN file. */
 			if (!long_name_exact(arg, longopts[li].name)) {
 				say("%s: unknown option %s (see " PROG " %s --help)", c->name, arg,
 				    c->name);
@@ -353,11 +356,11 @@ parse_opts(const struct cmd *c, int argc, char **argv, struct opts *o)
 		}
 		if ((c->allowed & bit) == 0) {
 			say("%s: option %s is not valid here (see " PROG " %s --help)", c->name,
-			    argv[optind - 1], c->name);
+			    arg, c->name);
 			return SG_ERR_INVALID_ARG;
 		}
 		if (o->seen & bit) {
-			say("%s: option %s given twice", c->name, argv[optind - 1]);
+			say("%s: option %s given twice", c->name, arg);
 			return SG_ERR_INVALID_ARG;
 		}
 		o->seen |= bit;
