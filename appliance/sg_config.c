@@ -57,52 +57,52 @@ static const cyaml_schema_value_t sg_y_endpoint = {
 
 static const cyaml_schema_field_t sg_y_pkcs11_fields[] = {
     CYAML_FIELD_STRING_PTR("module", CYAML_FLAG_POINTER, struct sg_y_pkcs11, module, 1,
-			   SG_PATH_MAX),
+                           SG_PATH_MAX),
     CYAML_FIELD_STRING_PTR("module_allowlist", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
-			   struct sg_y_pkcs11, module_allowlist, 1, SG_PATH_MAX),
+                           struct sg_y_pkcs11, module_allowlist, 1, SG_PATH_MAX),
     CYAML_FIELD_STRING_PTR("token_label", CYAML_FLAG_POINTER, struct sg_y_pkcs11, token_label, 1,
-			   SG_CONFIG_TOKEN_LABEL_MAX),
-    CYAML_FIELD_STRING_PTR("pin_file", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
-			   struct sg_y_pkcs11, pin_file, 1, SG_PATH_MAX),
+                           SG_CONFIG_TOKEN_LABEL_MAX),
+    CYAML_FIELD_STRING_PTR("pin_file", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_pkcs11,
+                           pin_file, 1, SG_PATH_MAX),
     CYAML_FIELD_INT_PTR("pin_fd", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_pkcs11,
-			pin_fd),
+                        pin_fd),
     CYAML_FIELD_END,
 };
 
 static const cyaml_schema_field_t sg_y_limits_fields[] = {
     CYAML_FIELD_UINT_PTR("max_message_size", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
-			 struct sg_y_limits, max_message_size),
+                         struct sg_y_limits, max_message_size),
     CYAML_FIELD_UINT_PTR("max_inflight_per_client", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
-			 struct sg_y_limits, max_inflight_per_client),
+                         struct sg_y_limits, max_inflight_per_client),
     CYAML_FIELD_END,
 };
 
 static const cyaml_schema_field_t sg_y_log_fields[] = {
     CYAML_FIELD_STRING_PTR("level", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_log,
-			   level, 1, 16),
+                           level, 1, 16),
     SG_YAML_FIELD_BOOL("syslog", CYAML_FLAG_OPTIONAL, struct sg_y_log, syslog),
     CYAML_FIELD_END,
 };
 
 static const cyaml_schema_field_t sg_y_config_fields[] = {
     CYAML_FIELD_SEQUENCE("listen", CYAML_FLAG_POINTER, struct sg_y_config, listen, &sg_y_endpoint,
-			 1, SG_CONFIG_MAX_LISTEN),
+                         1, SG_CONFIG_MAX_LISTEN),
     CYAML_FIELD_STRING_PTR("server_secret_key_file", CYAML_FLAG_POINTER, struct sg_y_config,
-			   server_secret_key_file, 1, SG_PATH_MAX),
+                           server_secret_key_file, 1, SG_PATH_MAX),
     CYAML_FIELD_STRING_PTR("policy", CYAML_FLAG_POINTER, struct sg_y_config, policy, 1,
-			   SG_PATH_MAX),
+                           SG_PATH_MAX),
     CYAML_FIELD_STRING_PTR("audit_db", CYAML_FLAG_POINTER, struct sg_y_config, audit_db, 1,
-			   SG_PATH_MAX),
+                           SG_PATH_MAX),
     CYAML_FIELD_MAPPING_PTR("pkcs11", CYAML_FLAG_POINTER, struct sg_y_config, pkcs11,
-			    sg_y_pkcs11_fields),
+                            sg_y_pkcs11_fields),
     CYAML_FIELD_UINT_PTR("workers", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_config,
-			 workers),
-    CYAML_FIELD_MAPPING_PTR("limits", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
-			    struct sg_y_config, limits, sg_y_limits_fields),
+                         workers),
+    CYAML_FIELD_MAPPING_PTR("limits", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_config,
+                            limits, sg_y_limits_fields),
     CYAML_FIELD_MAPPING_PTR("log", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_config,
-			    log, sg_y_log_fields),
-    CYAML_FIELD_STRING_PTR("pid_file", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
-			   struct sg_y_config, pid_file, 1, SG_PATH_MAX),
+                            log, sg_y_log_fields),
+    CYAML_FIELD_STRING_PTR("pid_file", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_config,
+                           pid_file, 1, SG_PATH_MAX),
     CYAML_FIELD_END,
 };
 
@@ -133,7 +133,7 @@ sg_config_clear(struct sg_config *cfg)
 /* Resolves a path of the file against the file's directory into *out. */
 static int
 sg_config_path(const struct sg_yaml_doc *doc, const char *field, const char *value, char **out,
-	       char *why, size_t why_len)
+               char *why, size_t why_len)
 {
 	int r;
 
@@ -143,10 +143,10 @@ sg_config_path(const struct sg_yaml_doc *doc, const char *field, const char *val
 		return r;
 	if (r == SG_ERR_IO)
 		sg_yaml_why(doc, why, why_len, field,
-			    "cannot resolve the configuration file's directory");
+		            "cannot resolve the configuration file's directory");
 	else
 		sg_yaml_why(doc, why, why_len, field, "path is empty or longer than %d bytes",
-			    SG_YAML_PATH_MAX);
+		            SG_YAML_PATH_MAX);
 	return SG_ERR_CONFIG;
 }
 
@@ -160,7 +160,7 @@ sg_config_dup(const char *s, char **out)
 
 static int
 sg_config_listen(const struct sg_y_config *y, const struct sg_yaml_doc *doc, struct sg_config *cfg,
-		 char *why, size_t why_len)
+                 char *why, size_t why_len)
 {
 	char f[32];
 	size_t i, j;
@@ -169,14 +169,14 @@ sg_config_listen(const struct sg_y_config *y, const struct sg_yaml_doc *doc, str
 	for (i = 0; i < y->listen_count; i++) {
 		(void)snprintf(f, sizeof(f), "listen[%zu]", i);
 		if (!sg_yaml_endpoint_valid(y->listen[i])) {
-			sg_yaml_why(doc, why, why_len, f,
-				    "'%s' is not a tcp:// or ipc:// endpoint", y->listen[i]);
+			sg_yaml_why(doc, why, why_len, f, "'%s' is not a tcp:// or ipc:// endpoint",
+			            y->listen[i]);
 			return SG_ERR_CONFIG;
 		}
 		for (j = 0; j < i; j++) {
 			if (strcmp(y->listen[i], y->listen[j]) == 0) {
-				sg_yaml_why(doc, why, why_len, f,
-					    "endpoint '%s' is listed twice", y->listen[i]);
+				sg_yaml_why(doc, why, why_len, f, "endpoint '%s' is listed twice",
+				            y->listen[i]);
 				return SG_ERR_CONFIG;
 			}
 		}
@@ -188,8 +188,8 @@ sg_config_listen(const struct sg_y_config *y, const struct sg_yaml_doc *doc, str
 }
 
 static int
-sg_config_pkcs11(const struct sg_y_pkcs11 *y, const struct sg_yaml_doc *doc,
-		 struct sg_config *cfg, char *why, size_t why_len)
+sg_config_pkcs11(const struct sg_y_pkcs11 *y, const struct sg_yaml_doc *doc, struct sg_config *cfg,
+                 char *why, size_t why_len)
 {
 	int r = SG_ERR_CONFIG;
 
@@ -202,7 +202,7 @@ sg_config_pkcs11(const struct sg_y_pkcs11 *y, const struct sg_yaml_doc *doc,
 		goto out;
 	if (y->module_allowlist != NULL)
 		r = sg_config_path(doc, "pkcs11.module_allowlist", y->module_allowlist,
-				   &cfg->module_allowlist, why, why_len);
+		                   &cfg->module_allowlist, why, why_len);
 	else
 		r = sg_config_dup(SG_CONFIG_DEFAULT_ALLOWLIST, &cfg->module_allowlist);
 	if (r != 0)
@@ -211,19 +211,19 @@ sg_config_pkcs11(const struct sg_y_pkcs11 *y, const struct sg_yaml_doc *doc,
 		goto out;
 	if ((y->pin_file == NULL) == (y->pin_fd == NULL)) {
 		sg_yaml_why(doc, why, why_len, y->pin_fd != NULL ? "pkcs11.pin_fd" : "pkcs11",
-			    "exactly one of pin_file and pin_fd is required");
+		            "exactly one of pin_file and pin_fd is required");
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (y->pin_file != NULL) {
 		r = sg_config_path(doc, "pkcs11.pin_file", y->pin_file, &cfg->pin_file, why,
-				   why_len);
+		                   why_len);
 		goto out;
 	}
 	/* stdout and stderr are never a PIN source. */
 	if (*y->pin_fd < 0 || *y->pin_fd == 1 || *y->pin_fd == 2) {
 		sg_yaml_why(doc, why, why_len, "pkcs11.pin_fd",
-			    "%d is not a usable descriptor (0 or 3 and above)", (int)*y->pin_fd);
+		            "%d is not a usable descriptor (0 or 3 and above)", (int)*y->pin_fd);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
@@ -235,12 +235,12 @@ out:
 
 static int
 sg_config_rest(const struct sg_y_config *y, const struct sg_yaml_doc *doc, struct sg_config *cfg,
-	       char *why, size_t why_len)
+               char *why, size_t why_len)
 {
 	if (y->workers != NULL) {
 		if (*y->workers < 1 || *y->workers > SG_CONFIG_MAX_WORKERS) {
 			sg_yaml_why(doc, why, why_len, "workers", "%u is out of range (1..%d)",
-				    (unsigned)*y->workers, SG_CONFIG_MAX_WORKERS);
+			            (unsigned)*y->workers, SG_CONFIG_MAX_WORKERS);
 			return SG_ERR_CONFIG;
 		}
 		cfg->workers = *y->workers;
@@ -249,9 +249,9 @@ sg_config_rest(const struct sg_y_config *y, const struct sg_yaml_doc *doc, struc
 		if (*y->limits->max_message_size < SG_CONFIG_MIN_MSG ||
 		    *y->limits->max_message_size > SG_CONFIG_MAX_MSG) {
 			sg_yaml_why(doc, why, why_len, "limits.max_message_size",
-				    "%u is out of range (%d..%d)",
-				    (unsigned)*y->limits->max_message_size, SG_CONFIG_MIN_MSG,
-				    SG_CONFIG_MAX_MSG);
+			            "%u is out of range (%d..%d)",
+			            (unsigned)*y->limits->max_message_size, SG_CONFIG_MIN_MSG,
+			            SG_CONFIG_MAX_MSG);
 			return SG_ERR_CONFIG;
 		}
 		cfg->max_message_size = *y->limits->max_message_size;
@@ -260,9 +260,9 @@ sg_config_rest(const struct sg_y_config *y, const struct sg_yaml_doc *doc, struc
 		if (*y->limits->max_inflight_per_client < 1 ||
 		    *y->limits->max_inflight_per_client > SG_CONFIG_MAX_INFLIGHT) {
 			sg_yaml_why(doc, why, why_len, "limits.max_inflight_per_client",
-				    "%u is out of range (1..%d)",
-				    (unsigned)*y->limits->max_inflight_per_client,
-				    SG_CONFIG_MAX_INFLIGHT);
+			            "%u is out of range (1..%d)",
+			            (unsigned)*y->limits->max_inflight_per_client,
+			            SG_CONFIG_MAX_INFLIGHT);
 			return SG_ERR_CONFIG;
 		}
 		cfg->max_inflight_per_client = *y->limits->max_inflight_per_client;
@@ -270,8 +270,8 @@ sg_config_rest(const struct sg_y_config *y, const struct sg_yaml_doc *doc, struc
 	if (y->log != NULL && y->log->level != NULL &&
 	    sg_log_level_parse(y->log->level, &cfg->log_level) != 0) {
 		sg_yaml_why(doc, why, why_len, "log.level",
-			    "unknown level '%s' (expected error, warn, info or debug)",
-			    y->log->level);
+		            "unknown level '%s' (expected error, warn, info or debug)",
+		            y->log->level);
 		return SG_ERR_CONFIG;
 	}
 	if (y->log != NULL)
@@ -295,15 +295,14 @@ sg_config_load(const char *path, struct sg_config *cfg, char *why, size_t why_le
 	cfg->log_level = SG_LOG_INFO;
 	cfg->log_syslog = 0;
 	if ((r = sg_yaml_load(path, &sg_y_config_schema, SG_ERR_CONFIG, &raw, &doc, why,
-			      why_len)) != 0)
+	                      why_len)) != 0)
 		goto out;
 	y = raw;
 	if ((r = sg_config_listen(y, doc, cfg, why, why_len)) != 0 ||
 	    (r = sg_config_path(doc, "server_secret_key_file", y->server_secret_key_file,
-				&cfg->server_secret_key_file, why, why_len)) != 0 ||
+	                        &cfg->server_secret_key_file, why, why_len)) != 0 ||
 	    (r = sg_config_path(doc, "policy", y->policy, &cfg->policy_file, why, why_len)) != 0 ||
-	    (r = sg_config_path(doc, "audit_db", y->audit_db, &cfg->audit_db, why, why_len)) !=
-		0 ||
+	    (r = sg_config_path(doc, "audit_db", y->audit_db, &cfg->audit_db, why, why_len)) != 0 ||
 	    (r = sg_config_pkcs11(y->pkcs11, doc, cfg, why, why_len)) != 0 ||
 	    (r = sg_config_rest(y, doc, cfg, why, why_len)) != 0)
 		goto out;

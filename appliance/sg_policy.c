@@ -8,15 +8,16 @@
 #include <string.h>
 
 #define SG_POLICY_VERSION 1
-#define SG_POLICY_MAX_ROLES 32        /* per client */
-#define SG_POLICY_MAX_LIST 1024       /* entries of a rule's lists */
+#define SG_POLICY_MAX_ROLES 32  /* per client */
+#define SG_POLICY_MAX_LIST 1024 /* entries of a rule's lists */
 #define SG_POLICY_MAX_INFLIGHT 65536
 
 /* Ops that act on a key, and the key purpose each one requires. */
 #define SG_POLICY_KEY_OPS (1u << SG_OP_SIGN_DIGEST)
 #define SG_PURPOSE_SIGN (1u << 0)
 
-#define SG_POLICY_ALL_HASHES ((1u << SG_HASH_SHA256) | (1u << SG_HASH_SHA384) | (1u << SG_HASH_SHA512))
+#define SG_POLICY_ALL_HASHES                                                                       \
+	((1u << SG_HASH_SHA256) | (1u << SG_HASH_SHA384) | (1u << SG_HASH_SHA512))
 #define SG_POLICY_ALL_PADS ((1u << SG_PAD_PKCS1) | (1u << SG_PAD_PSS))
 
 static const struct {
@@ -80,9 +81,9 @@ static const cyaml_schema_value_t sg_y_word = {
 static const cyaml_schema_field_t sg_y_client_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct sg_y_client, name, 1, SG_NAME_MAX),
     CYAML_FIELD_STRING_PTR("curve_public_key", CYAML_FLAG_POINTER, struct sg_y_client,
-			   curve_public_key, 1, 64),
+                           curve_public_key, 1, 64),
     CYAML_FIELD_SEQUENCE("roles", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_client,
-			 roles, &sg_y_name, 0, SG_POLICY_MAX_ROLES),
+                         roles, &sg_y_name, 0, SG_POLICY_MAX_ROLES),
     CYAML_FIELD_UINT("max_inflight", CYAML_FLAG_OPTIONAL, struct sg_y_client, max_inflight),
     CYAML_FIELD_END,
 };
@@ -91,27 +92,27 @@ static const cyaml_schema_field_t sg_y_key_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct sg_y_key, name, 1, SG_NAME_MAX),
     CYAML_FIELD_STRING_PTR("uri", CYAML_FLAG_POINTER, struct sg_y_key, uri, 1, SG_POLICY_URI_MAX),
     CYAML_FIELD_STRING_PTR("algorithm", CYAML_FLAG_POINTER, struct sg_y_key, algorithm, 1, 64),
-    CYAML_FIELD_SEQUENCE("purposes", CYAML_FLAG_POINTER, struct sg_y_key, purposes, &sg_y_word,
-			 1, 16),
+    CYAML_FIELD_SEQUENCE("purposes", CYAML_FLAG_POINTER, struct sg_y_key, purposes, &sg_y_word, 1,
+                         16),
     SG_YAML_FIELD_BOOL("self_verify", CYAML_FLAG_OPTIONAL, struct sg_y_key, self_verify),
     CYAML_FIELD_END,
 };
 
 static const cyaml_schema_field_t sg_y_rule_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_rule, name,
-			   1, SG_NAME_MAX),
+                           1, SG_NAME_MAX),
     CYAML_FIELD_SEQUENCE("clients", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_rule,
-			 clients, &sg_y_name, 1, SG_POLICY_MAX_LIST),
+                         clients, &sg_y_name, 1, SG_POLICY_MAX_LIST),
     CYAML_FIELD_SEQUENCE("roles", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_rule, roles,
-			 &sg_y_name, 1, SG_POLICY_MAX_LIST),
+                         &sg_y_name, 1, SG_POLICY_MAX_LIST),
     CYAML_FIELD_SEQUENCE("ops", CYAML_FLAG_POINTER, struct sg_y_rule, ops, &sg_y_word, 1,
-			 SG_POLICY_MAX_LIST),
+                         SG_POLICY_MAX_LIST),
     CYAML_FIELD_SEQUENCE("keys", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_rule, keys,
-			 &sg_y_name, 1, SG_POLICY_MAX_LIST),
+                         &sg_y_name, 1, SG_POLICY_MAX_LIST),
     CYAML_FIELD_SEQUENCE("hashes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_rule,
-			 hashes, &sg_y_word, 1, SG_POLICY_MAX_LIST),
+                         hashes, &sg_y_word, 1, SG_POLICY_MAX_LIST),
     CYAML_FIELD_SEQUENCE("paddings", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_rule,
-			 paddings, &sg_y_word, 1, SG_POLICY_MAX_LIST),
+                         paddings, &sg_y_word, 1, SG_POLICY_MAX_LIST),
     CYAML_FIELD_END,
 };
 
@@ -128,11 +129,11 @@ static const cyaml_schema_value_t sg_y_rule_value = {
 static const cyaml_schema_field_t sg_y_policy_fields[] = {
     CYAML_FIELD_UINT("version", CYAML_FLAG_DEFAULT, struct sg_y_policy, version),
     CYAML_FIELD_SEQUENCE("clients", CYAML_FLAG_POINTER, struct sg_y_policy, clients,
-			 &sg_y_client_value, 0, SG_POLICY_MAX_CLIENTS),
+                         &sg_y_client_value, 0, SG_POLICY_MAX_CLIENTS),
     CYAML_FIELD_SEQUENCE("keys", CYAML_FLAG_POINTER, struct sg_y_policy, keys, &sg_y_key_value, 0,
-			 SG_POLICY_MAX_KEYS),
+                         SG_POLICY_MAX_KEYS),
     CYAML_FIELD_SEQUENCE("rules", CYAML_FLAG_POINTER, struct sg_y_policy, rules, &sg_y_rule_value,
-			 0, SG_POLICY_MAX_RULES),
+                         0, SG_POLICY_MAX_RULES),
     CYAML_FIELD_END,
 };
 
@@ -309,8 +310,7 @@ sg_policy_key_by_name(const struct sg_policy *p, const char *name)
 	if (p == NULL || name == NULL || p->n_keys == 0)
 		return NULL;
 	k.name = name;
-	found = bsearch(&kp, p->keys_by_name, p->n_keys, sizeof(*p->keys_by_name),
-			sg_key_name_cmp);
+	found = bsearch(&kp, p->keys_by_name, p->n_keys, sizeof(*p->keys_by_name), sg_key_name_cmp);
 	return found == NULL ? NULL : *found;
 }
 
@@ -361,7 +361,7 @@ sg_rule_has_key(const struct sg_policy_rule *r, const struct sg_policy_key *k)
 
 int
 sg_policy_check(const struct sg_policy *p, const char *client, enum sg_op op, const char *key,
-		enum sg_hash hash, enum sg_pad pad)
+                enum sg_hash hash, enum sg_pad pad)
 {
 	const struct sg_policy_client *c;
 	const struct sg_policy_key *k = NULL;
@@ -405,8 +405,8 @@ sg_policy_check(const struct sg_policy *p, const char *client, enum sg_op op, co
 }
 
 void
-sg_policy_key_grants(const struct sg_policy *p, const char *client,
-		     const struct sg_policy_key *k, unsigned *ops, unsigned *hashes)
+sg_policy_key_grants(const struct sg_policy *p, const char *client, const struct sg_policy_key *k,
+                     unsigned *ops, unsigned *hashes)
 {
 	const struct sg_policy_client *c;
 	const struct sg_policy_rule *rule;
@@ -458,7 +458,7 @@ sg_policy_uri_valid(const char *uri)
 
 static int
 sg_policy_load_clients(struct sg_policy *p, const struct sg_yaml_doc *doc, char *why,
-		       size_t why_len)
+                       size_t why_len)
 {
 	const struct sg_y_client *yc;
 	struct sg_policy_client *c;
@@ -468,8 +468,8 @@ sg_policy_load_clients(struct sg_policy *p, const struct sg_yaml_doc *doc, char 
 
 	p->n_clients = p->raw->clients_count;
 	if (p->n_clients > 0 && ((p->clients = calloc(p->n_clients, sizeof(*p->clients))) == NULL ||
-				 (p->by_name = calloc(p->n_clients, sizeof(*p->by_name))) == NULL ||
-				 (p->by_pub = calloc(p->n_clients, sizeof(*p->by_pub))) == NULL)) {
+	                         (p->by_name = calloc(p->n_clients, sizeof(*p->by_name))) == NULL ||
+	                         (p->by_pub = calloc(p->n_clients, sizeof(*p->by_pub))) == NULL)) {
 		r = SG_ERR_NOMEM;
 		goto out;
 	}
@@ -483,22 +483,22 @@ sg_policy_load_clients(struct sg_policy *p, const struct sg_yaml_doc *doc, char 
 		if (!sg_wire_name_valid(yc->name, strlen(yc->name))) {
 			(void)snprintf(f, sizeof(f), "clients[%zu].name", i);
 			sg_yaml_why(doc, why, why_len, f,
-				    "invalid client name '%s' (expected [A-Za-z0-9._-]{1,%d})",
-				    yc->name, SG_NAME_MAX);
+			            "invalid client name '%s' (expected [A-Za-z0-9._-]{1,%d})",
+			            yc->name, SG_NAME_MAX);
 			r = SG_ERR_POLICY;
 			goto out;
 		}
 		if (sg_yaml_z85_key(yc->curve_public_key, c->pub) != 0) {
 			(void)snprintf(f, sizeof(f), "clients[%zu].curve_public_key", i);
 			sg_yaml_why(doc, why, why_len, f,
-				    "not a Z85 CURVE public key (40 characters for 32 bytes)");
+			            "not a Z85 CURVE public key (40 characters for 32 bytes)");
 			r = SG_ERR_POLICY;
 			goto out;
 		}
 		if (yc->max_inflight > SG_POLICY_MAX_INFLIGHT) {
 			(void)snprintf(f, sizeof(f), "clients[%zu].max_inflight", i);
 			sg_yaml_why(doc, why, why_len, f, "%u is out of range (1..%d, 0 = default)",
-				    (unsigned)yc->max_inflight, SG_POLICY_MAX_INFLIGHT);
+			            (unsigned)yc->max_inflight, SG_POLICY_MAX_INFLIGHT);
 			r = SG_ERR_POLICY;
 			goto out;
 		}
@@ -506,9 +506,10 @@ sg_policy_load_clients(struct sg_policy *p, const struct sg_yaml_doc *doc, char 
 		for (j = 0; j < yc->roles_count; j++) {
 			if (!sg_wire_name_valid(yc->roles[j], strlen(yc->roles[j]))) {
 				(void)snprintf(f, sizeof(f), "clients[%zu].roles[%zu]", i, j);
-				sg_yaml_why(doc, why, why_len, f,
-					    "invalid role name '%s' (expected [A-Za-z0-9._-]{1,%d})",
-					    yc->roles[j], SG_NAME_MAX);
+				sg_yaml_why(
+				    doc, why, why_len, f,
+				    "invalid role name '%s' (expected [A-Za-z0-9._-]{1,%d})",
+				    yc->roles[j], SG_NAME_MAX);
 				r = SG_ERR_POLICY;
 				goto out;
 			}
@@ -528,8 +529,9 @@ sg_policy_load_clients(struct sg_policy *p, const struct sg_yaml_doc *doc, char 
 				b = p->by_name[i - 1];
 			}
 			(void)snprintf(f, sizeof(f), "clients[%zu].name", b->idx);
-			sg_yaml_why(doc, why, why_len, f, "duplicate client name '%s' (also clients[%zu])",
-				    b->name, a->idx);
+			sg_yaml_why(doc, why, why_len, f,
+			            "duplicate client name '%s' (also clients[%zu])", b->name,
+			            a->idx);
 			r = SG_ERR_POLICY;
 			goto out;
 		}
@@ -544,8 +546,8 @@ sg_policy_load_clients(struct sg_policy *p, const struct sg_yaml_doc *doc, char 
 			}
 			(void)snprintf(f, sizeof(f), "clients[%zu].curve_public_key", b->idx);
 			sg_yaml_why(doc, why, why_len, f,
-				    "public key of client '%s' is also that of client '%s'", b->name,
-				    a->name);
+			            "public key of client '%s' is also that of client '%s'",
+			            b->name, a->name);
 			r = SG_ERR_POLICY;
 			goto out;
 		}
@@ -580,9 +582,9 @@ sg_policy_load_keys(struct sg_policy *p, const struct sg_yaml_doc *doc, char *wh
 	int r = SG_ERR_INTERNAL;
 
 	p->n_keys = p->raw->keys_count;
-	if (p->n_keys > 0 && ((p->keys = calloc(p->n_keys, sizeof(*p->keys))) == NULL ||
-			      (p->keys_by_name = calloc(p->n_keys, sizeof(*p->keys_by_name))) ==
-				  NULL)) {
+	if (p->n_keys > 0 &&
+	    ((p->keys = calloc(p->n_keys, sizeof(*p->keys))) == NULL ||
+	     (p->keys_by_name = calloc(p->n_keys, sizeof(*p->keys_by_name))) == NULL)) {
 		r = SG_ERR_NOMEM;
 		goto out;
 	}
@@ -596,25 +598,25 @@ sg_policy_load_keys(struct sg_policy *p, const struct sg_yaml_doc *doc, char *wh
 		if (!sg_wire_name_valid(yk->name, strlen(yk->name))) {
 			(void)snprintf(f, sizeof(f), "keys[%zu].name", i);
 			sg_yaml_why(doc, why, why_len, f,
-				    "invalid key name '%s' (expected [A-Za-z0-9._-]{1,%d})", yk->name,
-				    SG_NAME_MAX);
+			            "invalid key name '%s' (expected [A-Za-z0-9._-]{1,%d})",
+			            yk->name, SG_NAME_MAX);
 			r = SG_ERR_POLICY;
 			goto out;
 		}
 		if (!sg_policy_uri_valid(yk->uri)) {
 			(void)snprintf(f, sizeof(f), "keys[%zu].uri", i);
 			sg_yaml_why(doc, why, why_len, f,
-				    "expected a \"pkcs11:\" URI or \"label:NAME\" of printable "
-				    "ASCII");
+			            "expected a \"pkcs11:\" URI or \"label:NAME\" of printable "
+			            "ASCII");
 			r = SG_ERR_POLICY;
 			goto out;
 		}
 		if (sg_keyalg_parse(yk->algorithm, &k->alg) != 0) {
 			(void)snprintf(f, sizeof(f), "keys[%zu].algorithm", i);
 			sg_yaml_why(doc, why, why_len, f,
-				    "unknown algorithm '%s' (expected ec-p256, ec-p384, rsa-2048, "
-				    "rsa-3072 or rsa-4096)",
-				    yk->algorithm);
+			            "unknown algorithm '%s' (expected ec-p256, ec-p384, rsa-2048, "
+			            "rsa-3072 or rsa-4096)",
+			            yk->algorithm);
 			r = SG_ERR_POLICY;
 			goto out;
 		}
@@ -626,7 +628,8 @@ sg_policy_load_keys(struct sg_policy *p, const struct sg_yaml_doc *doc, char *wh
 			if (m == sizeof(sg_purposes) / sizeof(sg_purposes[0])) {
 				(void)snprintf(f, sizeof(f), "keys[%zu].purposes[%zu]", i, j);
 				sg_yaml_why(doc, why, why_len, f,
-					    "unknown purpose '%s' (expected sign)", yk->purposes[j]);
+				            "unknown purpose '%s' (expected sign)",
+				            yk->purposes[j]);
 				r = SG_ERR_POLICY;
 				goto out;
 			}
@@ -638,7 +641,7 @@ sg_policy_load_keys(struct sg_policy *p, const struct sg_yaml_doc *doc, char *wh
 			if (sg_keyalg_is_rsa(k->alg)) {
 				(void)snprintf(f, sizeof(f), "keys[%zu].self_verify", i);
 				sg_yaml_why(doc, why, why_len, f,
-					    "self_verify: false is only allowed for EC keys");
+				            "self_verify: false is only allowed for EC keys");
 				r = SG_ERR_POLICY;
 				goto out;
 			}
@@ -662,8 +665,8 @@ sg_policy_load_keys(struct sg_policy *p, const struct sg_yaml_doc *doc, char *wh
 				b = p->keys_by_name[i - 1];
 			}
 			(void)snprintf(f, sizeof(f), "keys[%zu].name", b->idx);
-			sg_yaml_why(doc, why, why_len, f, "duplicate key name '%s' (also keys[%zu])",
-				    b->name, a->idx);
+			sg_yaml_why(doc, why, why_len, f,
+			            "duplicate key name '%s' (also keys[%zu])", b->name, a->idx);
 			r = SG_ERR_POLICY;
 			goto out;
 		}
@@ -694,7 +697,7 @@ sg_policy_role_range(const struct sg_policy *p, const char *role, size_t *n)
 
 static int
 sg_policy_load_rule(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc, char *why,
-		    size_t why_len)
+                    size_t why_len)
 {
 	const struct sg_y_rule *yr = &p->raw->rules[i];
 	struct sg_policy_rule *rule = &p->rules[i];
@@ -709,8 +712,8 @@ sg_policy_load_rule(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc
 	if (yr->name != NULL && !sg_wire_name_valid(yr->name, strlen(yr->name))) {
 		(void)snprintf(f, sizeof(f), "rules[%zu].name", i);
 		sg_yaml_why(doc, why, why_len, f,
-			    "invalid rule name '%s' (expected [A-Za-z0-9._-]{1,%d})", yr->name,
-			    SG_NAME_MAX);
+		            "invalid rule name '%s' (expected [A-Za-z0-9._-]{1,%d})", yr->name,
+		            SG_NAME_MAX);
 		goto out;
 	}
 	if (yr->clients_count == 0 && yr->roles_count == 0) {
@@ -729,7 +732,7 @@ sg_policy_load_rule(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc
 		if (sg_policy_role_range(p, yr->roles[j], &n) == NULL) {
 			(void)snprintf(f, sizeof(f), "rules[%zu].roles[%zu]", i, j);
 			sg_yaml_why(doc, why, why_len, f, "role '%s' is held by no client",
-				    yr->roles[j]);
+			            yr->roles[j]);
 			goto out;
 		}
 	}
@@ -737,23 +740,23 @@ sg_policy_load_rule(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc
 		if (sg_op_parse(yr->ops[j], &op) != 0) {
 			(void)snprintf(f, sizeof(f), "rules[%zu].ops[%zu]", i, j);
 			sg_yaml_why(doc, why, why_len, f,
-				    "unknown op '%s' (expected ping, keys.list or sign.digest)",
-				    yr->ops[j]);
+			            "unknown op '%s' (expected ping, keys.list or sign.digest)",
+			            yr->ops[j]);
 			goto out;
 		}
 		rule->ops |= 1u << op;
 	}
 	if ((rule->ops & SG_POLICY_KEY_OPS) == 0) {
 		/* Keyless ops only: key, hash and padding lists would mean nothing. */
-		const char *extra = yr->keys_count > 0	   ? "keys"
-				    : yr->hashes_count > 0 ? "hashes"
-				    : yr->paddings_count > 0 ? "paddings"
-							     : NULL;
+		const char *extra = yr->keys_count > 0       ? "keys"
+		                    : yr->hashes_count > 0   ? "hashes"
+		                    : yr->paddings_count > 0 ? "paddings"
+		                                             : NULL;
 
 		if (extra != NULL) {
 			(void)snprintf(f, sizeof(f), "rules[%zu].%s", i, extra);
 			sg_yaml_why(doc, why, why_len, f,
-				    "only allowed when 'ops' has an op on a key (sign.digest)");
+			            "only allowed when 'ops' has an op on a key (sign.digest)");
 			goto out;
 		}
 		r = 0;
@@ -762,7 +765,7 @@ sg_policy_load_rule(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc
 	if (yr->keys_count == 0) {
 		(void)snprintf(f, sizeof(f), "rules[%zu].keys", i);
 		sg_yaml_why(doc, why, why_len, f,
-			    "required when 'ops' has an op on a key (sign.digest)");
+		            "required when 'ops' has an op on a key (sign.digest)");
 		goto out;
 	}
 	if ((rule->keys = calloc(yr->keys_count, sizeof(*rule->keys))) == NULL) {
@@ -778,8 +781,8 @@ sg_policy_load_rule(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc
 		if ((rule->ops & (1u << SG_OP_SIGN_DIGEST)) != 0 &&
 		    (k->purposes & SG_PURPOSE_SIGN) == 0) {
 			sg_yaml_why(doc, why, why_len, f,
-				    "key '%s' lacks purpose 'sign' needed by sign.digest",
-				    yr->keys[j]);
+			            "key '%s' lacks purpose 'sign' needed by sign.digest",
+			            yr->keys[j]);
 			goto out;
 		}
 		rule->keys[j] = (uint32_t)k->idx;
@@ -795,8 +798,8 @@ sg_policy_load_rule(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc
 		if (sg_hash_parse(yr->hashes[j], &h) != 0) {
 			(void)snprintf(f, sizeof(f), "rules[%zu].hashes[%zu]", i, j);
 			sg_yaml_why(doc, why, why_len, f,
-				    "unknown hash '%s' (expected sha256, sha384 or sha512)",
-				    yr->hashes[j]);
+			            "unknown hash '%s' (expected sha256, sha384 or sha512)",
+			            yr->hashes[j]);
 			goto out;
 		}
 		rule->hashes |= sg_hash_bit(h);
@@ -806,8 +809,8 @@ sg_policy_load_rule(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc
 		if (sg_pad_parse(yr->paddings[j], &pad) != 0 || sg_pad_bit(pad) == 0) {
 			(void)snprintf(f, sizeof(f), "rules[%zu].paddings[%zu]", i, j);
 			sg_yaml_why(doc, why, why_len, f,
-				    "unknown padding '%s' (expected pkcs1 or pss)",
-				    yr->paddings[j]);
+			            "unknown padding '%s' (expected pkcs1 or pss)",
+			            yr->paddings[j]);
 			goto out;
 		}
 		rule->pads |= sg_pad_bit(pad);
@@ -842,8 +845,8 @@ sg_policy_assign(struct sg_policy *p, int pass, size_t *stamp)
 				n = 1;
 			} else {
 				c = NULL;
-				range = sg_policy_role_range(p, yr->roles[j - yr->clients_count],
-							     &n);
+				range =
+				    sg_policy_role_range(p, yr->roles[j - yr->clients_count], &n);
 			}
 			for (m = 0; m < n; m++) {
 				ci = range != NULL ? range[m].client : c->idx;
@@ -861,8 +864,7 @@ sg_policy_assign(struct sg_policy *p, int pass, size_t *stamp)
 }
 
 static int
-sg_policy_load_rules(struct sg_policy *p, const struct sg_yaml_doc *doc, char *why,
-		     size_t why_len)
+sg_policy_load_rules(struct sg_policy *p, const struct sg_yaml_doc *doc, char *why, size_t why_len)
 {
 	size_t *stamp = NULL, i;
 	int r = SG_ERR_INTERNAL;
@@ -912,7 +914,7 @@ sg_policy_load(const char *path, struct sg_policy **out, char *why, size_t why_l
 
 	*out = NULL;
 	if ((r = sg_yaml_load(path, &sg_y_policy_schema, SG_ERR_POLICY, &raw, &doc, why,
-			      why_len)) != 0)
+	                      why_len)) != 0)
 		goto out;
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		r = SG_ERR_NOMEM;
@@ -921,8 +923,9 @@ sg_policy_load(const char *path, struct sg_policy **out, char *why, size_t why_l
 	p->raw = raw;
 	raw = NULL;
 	if (p->raw->version != SG_POLICY_VERSION) {
-		sg_yaml_why(doc, why, why_len, "version", "unsupported policy version %u (expected %d)",
-			    (unsigned)p->raw->version, SG_POLICY_VERSION);
+		sg_yaml_why(doc, why, why_len, "version",
+		            "unsupported policy version %u (expected %d)",
+		            (unsigned)p->raw->version, SG_POLICY_VERSION);
 		r = SG_ERR_POLICY;
 		goto out;
 	}

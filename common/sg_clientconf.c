@@ -20,13 +20,13 @@ struct sg_y_clientconf {
 
 static const cyaml_schema_field_t sg_y_clientconf_fields[] = {
     CYAML_FIELD_STRING_PTR("endpoint", CYAML_FLAG_POINTER, struct sg_y_clientconf, endpoint, 1,
-			   SG_CLIENTCONF_ENDPOINT_MAX),
+                           SG_CLIENTCONF_ENDPOINT_MAX),
     CYAML_FIELD_STRING_PTR("server_public_key", CYAML_FLAG_POINTER, struct sg_y_clientconf,
-			   server_public_key, 1, 64),
+                           server_public_key, 1, 64),
     CYAML_FIELD_STRING_PTR("secret_key_file", CYAML_FLAG_POINTER, struct sg_y_clientconf,
-			   secret_key_file, 1, SG_YAML_PATH_MAX),
+                           secret_key_file, 1, SG_YAML_PATH_MAX),
     CYAML_FIELD_UINT_PTR("timeout_ms", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
-			 struct sg_y_clientconf, timeout_ms),
+                         struct sg_y_clientconf, timeout_ms),
     CYAML_FIELD_END,
 };
 
@@ -55,27 +55,27 @@ sg_clientconf_load(const char *path, struct sg_clientconf *cfg, char *why, size_
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->timeout_ms = SG_CLIENTCONF_DEFAULT_TIMEOUT_MS;
 	if ((r = sg_yaml_load(path, &sg_y_clientconf_schema, SG_ERR_CONFIG, &raw, &doc, why,
-			      why_len)) != 0)
+	                      why_len)) != 0)
 		goto out;
 	y = raw;
 	if (!sg_yaml_endpoint_valid(y->endpoint)) {
-		sg_yaml_why(doc, why, why_len, "endpoint", "'%s' is not a tcp:// or ipc:// endpoint",
-			    y->endpoint);
+		sg_yaml_why(doc, why, why_len, "endpoint",
+		            "'%s' is not a tcp:// or ipc:// endpoint", y->endpoint);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (sg_yaml_z85_key(y->server_public_key, cfg->server_pub) != 0) {
 		sg_yaml_why(doc, why, why_len, "server_public_key",
-			    "not a Z85 CURVE public key (40 characters for 32 bytes)");
+		            "not a Z85 CURVE public key (40 characters for 32 bytes)");
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	(void)snprintf(cfg->server_pub_z85, sizeof(cfg->server_pub_z85), "%s",
-		       y->server_public_key);
+	               y->server_public_key);
 	if (y->timeout_ms != NULL) {
 		if (*y->timeout_ms < 1 || *y->timeout_ms > SG_CLIENTCONF_MAX_TIMEOUT_MS) {
 			sg_yaml_why(doc, why, why_len, "timeout_ms", "%u is out of range (1..%d)",
-				    (unsigned)*y->timeout_ms, SG_CLIENTCONF_MAX_TIMEOUT_MS);
+			            (unsigned)*y->timeout_ms, SG_CLIENTCONF_MAX_TIMEOUT_MS);
 			r = SG_ERR_CONFIG;
 			goto out;
 		}
@@ -88,7 +88,7 @@ sg_clientconf_load(const char *path, struct sg_clientconf *cfg, char *why, size_
 	if ((r = sg_yaml_path_resolve(path, y->secret_key_file, &cfg->secret_key_file)) != 0) {
 		if (r != SG_ERR_NOMEM) {
 			sg_yaml_why(doc, why, why_len, "secret_key_file",
-				    "cannot resolve the path against the file's directory");
+			            "cannot resolve the path against the file's directory");
 			r = SG_ERR_CONFIG;
 		}
 		goto out;

@@ -16,11 +16,11 @@
 #define SG_CLIENTCONF_MAX_TIMEOUT_MS 3600000
 
 struct sg_clientconf {
-	char *endpoint;                /* tcp://... or ipc://... */
-	unsigned char server_pub[32];  /* the server's CURVE public key */
-	char server_pub_z85[41];       /* the same in Z85, NUL-terminated */
-	char *secret_key_file;         /* absolute path of the client's Z85 secret key (0600) */
-	unsigned timeout_ms;           /* per request, 1..3600000, default 30000 */
+	char *endpoint;               /* tcp://... or ipc://... */
+	unsigned char server_pub[32]; /* the server's CURVE public key */
+	char server_pub_z85[41];      /* the same in Z85, NUL-terminated */
+	char *secret_key_file;        /* absolute path of the client's Z85 secret key (0600) */
+	unsigned timeout_ms;          /* per request, 1..3600000, default 30000 */
 };
 
 /*

@@ -16,8 +16,8 @@
 #include <zmq.h>
 
 const cyaml_strval_t sg_yaml_bool_strings[2] = {
-	{"false", SG_YAML_BOOL_FALSE},
-	{"true", SG_YAML_BOOL_TRUE},
+    {"false", SG_YAML_BOOL_FALSE},
+    {"true", SG_YAML_BOOL_TRUE},
 };
 
 /* What a path names: the kind of the node found there. */
@@ -46,10 +46,10 @@ struct sg_yaml_doc {
 struct sg_yaml_frame {
 	int is_map;
 	int expect_key;
-	size_t next_idx;  /* sequences: index of the next entry */
-	char *path;       /* this container's path */
-	char *key_path;   /* mappings: path of the key whose value comes next */
-	size_t key_ent;   /* mappings: index in ents of that key */
+	size_t next_idx; /* sequences: index of the next entry */
+	char *path;      /* this container's path */
+	char *key_path;  /* mappings: path of the key whose value comes next */
+	size_t key_ent;  /* mappings: index in ents of that key */
 };
 
 /* What the log callback captured from libcyaml. */
@@ -86,8 +86,7 @@ sg_yaml_copy(char *dst, size_t n, const char *src)
 	dst[len] = '\0';
 }
 
-static void
-sg_yaml_set_why(char *why, size_t why_len, const char *fmt, ...)
+static void sg_yaml_set_why(char *why, size_t why_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -212,7 +211,7 @@ sg_yaml_line_near(const struct sg_yaml_doc *doc, const char *field)
 
 static void
 sg_yaml_vwhy(const char *file, unsigned line, char *why, size_t why_len, const char *field,
-	     const char *fmt, va_list ap)
+             const char *fmt, va_list ap)
 {
 	char reason[512], where[64];
 
@@ -228,13 +227,13 @@ sg_yaml_vwhy(const char *file, unsigned line, char *why, size_t why_len, const c
 		(void)snprintf(why, why_len, "%s%s: %s", file, where, reason);
 }
 
-static void
-sg_yaml_fwhy(const char *file, unsigned line, char *why, size_t why_len, const char *field,
-	     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void sg_yaml_fwhy(const char *file, unsigned line, char *why, size_t why_len,
+                         const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 static void
 sg_yaml_fwhy(const char *file, unsigned line, char *why, size_t why_len, const char *field,
-	     const char *fmt, ...)
+             const char *fmt, ...)
 {
 	va_list ap;
 
@@ -245,7 +244,7 @@ sg_yaml_fwhy(const char *file, unsigned line, char *why, size_t why_len, const c
 
 void
 sg_yaml_why(const struct sg_yaml_doc *doc, char *why, size_t why_len, const char *field,
-	    const char *fmt, ...)
+            const char *fmt, ...)
 {
 	va_list ap;
 
@@ -260,7 +259,7 @@ sg_yaml_why(const struct sg_yaml_doc *doc, char *why, size_t why_len, const char
  */
 static int
 sg_yaml_read(const char *path, int bad, unsigned char **out, size_t *out_len, char *why,
-	     size_t why_len)
+             size_t why_len)
 {
 	unsigned char *buf = NULL;
 	struct stat st;
@@ -288,7 +287,7 @@ sg_yaml_read(const char *path, int bad, unsigned char **out, size_t *out_len, ch
 	if (st.st_size > SG_YAML_MAX_FILE) {
 		r = bad;
 		sg_yaml_set_why(why, why_len, "%s: file is larger than %d bytes", path,
-				SG_YAML_MAX_FILE);
+		                SG_YAML_MAX_FILE);
 		goto out;
 	}
 	/* One spare byte so that a file that grew since fstat is caught, not truncated. */
@@ -312,7 +311,7 @@ sg_yaml_read(const char *path, int bad, unsigned char **out, size_t *out_len, ch
 		if (len > SG_YAML_MAX_FILE) {
 			r = bad;
 			sg_yaml_set_why(why, why_len, "%s: file is larger than %d bytes", path,
-					SG_YAML_MAX_FILE);
+			                SG_YAML_MAX_FILE);
 			goto out;
 		}
 	}
@@ -333,8 +332,7 @@ out:
 }
 
 static int
-sg_yaml_add(struct sg_yaml_doc *doc, char *path, unsigned line, enum sg_yaml_kind kind,
-	    size_t *idx)
+sg_yaml_add(struct sg_yaml_doc *doc, char *path, unsigned line, enum sg_yaml_kind kind, size_t *idx)
 {
 	struct sg_yaml_ent *n;
 	size_t cap;
@@ -417,7 +415,7 @@ sg_yaml_event_kind(yaml_event_type_t t)
  */
 static int
 sg_yaml_node(struct sg_yaml_doc *doc, struct sg_yaml_frame *stack, size_t depth,
-	     const yaml_event_t *ev, char **path, int *is_key, char *why, size_t why_len, int bad)
+             const yaml_event_t *ev, char **path, int *is_key, char *why, size_t why_len, int bad)
 {
 	struct sg_yaml_frame *f = depth > 0 ? &stack[depth - 1] : NULL;
 	enum sg_yaml_kind kind = sg_yaml_event_kind(ev->type);
@@ -432,7 +430,7 @@ sg_yaml_node(struct sg_yaml_doc *doc, struct sg_yaml_frame *stack, size_t depth,
 		if (kind != SG_YAML_KIND_MAP) {
 			r = bad;
 			sg_yaml_fwhy(doc->path, line, why, why_len, NULL,
-				     "the top level must be a mapping");
+			             "the top level must be a mapping");
 			goto out;
 		}
 		if ((*path = strdup("")) == NULL)
@@ -455,7 +453,7 @@ sg_yaml_node(struct sg_yaml_doc *doc, struct sg_yaml_frame *stack, size_t depth,
 	if (kind != SG_YAML_KIND_SCALAR) {
 		r = bad;
 		sg_yaml_fwhy(doc->path, line, why, why_len, f->path,
-			     "mapping keys must be plain names");
+		             "mapping keys must be plain names");
 		goto out;
 	}
 	key = (const char *)ev->data.scalar.value;
@@ -463,7 +461,7 @@ sg_yaml_node(struct sg_yaml_doc *doc, struct sg_yaml_frame *stack, size_t depth,
 	if (!sg_yaml_key_valid(key, klen) || strlen(key) != klen) {
 		r = bad;
 		sg_yaml_fwhy(doc->path, line, why, why_len, f->path,
-			     "invalid field name (expected [A-Za-z0-9_-]{1,%d})", SG_YAML_KEY_MAX);
+		             "invalid field name (expected [A-Za-z0-9_-]{1,%d})", SG_YAML_KEY_MAX);
 		goto out;
 	}
 	free(f->key_path);
@@ -533,13 +531,13 @@ sg_yaml_check_dups(struct sg_yaml_doc *doc, int bad, char *why, size_t why_len)
 	key = strrchr(second->path, '.');
 	key = key == NULL ? second->path : key + 1;
 	sg_yaml_fwhy(doc->path, second->line, why, why_len, second->path,
-		     "duplicate key '%s' (first at line %u)", key, first->line);
+	             "duplicate key '%s' (first at line %u)", key, first->line);
 	return bad;
 }
 
 static int
-sg_yaml_prescan(struct sg_yaml_doc *doc, const unsigned char *buf, size_t len, int bad,
-		char *why, size_t why_len)
+sg_yaml_prescan(struct sg_yaml_doc *doc, const unsigned char *buf, size_t len, int bad, char *why,
+                size_t why_len)
 {
 	struct sg_yaml_frame stack[SG_YAML_MAX_DEPTH];
 	yaml_parser_t parser;
@@ -561,10 +559,10 @@ sg_yaml_prescan(struct sg_yaml_doc *doc, const unsigned char *buf, size_t len, i
 		if (!yaml_parser_parse(&parser, &ev)) {
 			r = bad;
 			sg_yaml_fwhy(doc->path, (unsigned)parser.problem_mark.line + 1, why,
-				     why_len, NULL, "YAML syntax error: %s%s%s",
-				     parser.problem != NULL ? parser.problem : "unknown",
-				     parser.context != NULL ? " " : "",
-				     parser.context != NULL ? parser.context : "");
+			             why_len, NULL, "YAML syntax error: %s%s%s",
+			             parser.problem != NULL ? parser.problem : "unknown",
+			             parser.context != NULL ? " " : "",
+			             parser.context != NULL ? parser.context : "");
 			goto out;
 		}
 		have_ev = 1;
@@ -572,8 +570,8 @@ sg_yaml_prescan(struct sg_yaml_doc *doc, const unsigned char *buf, size_t len, i
 		if (sg_yaml_anchor(&ev) != NULL) {
 			r = bad;
 			sg_yaml_fwhy(doc->path, line, why, why_len,
-				     sg_yaml_next_field(stack, depth, fbuf, sizeof(fbuf)),
-				     "YAML anchors are not allowed");
+			             sg_yaml_next_field(stack, depth, fbuf, sizeof(fbuf)),
+			             "YAML anchors are not allowed");
 			goto out;
 		}
 		switch (ev.type) {
@@ -584,19 +582,19 @@ sg_yaml_prescan(struct sg_yaml_doc *doc, const unsigned char *buf, size_t len, i
 			if (++ndocs > 1) {
 				r = bad;
 				sg_yaml_fwhy(doc->path, line, why, why_len, NULL,
-					     "only one YAML document is allowed");
+				             "only one YAML document is allowed");
 				goto out;
 			}
 			break;
 		case YAML_ALIAS_EVENT:
 			r = bad;
 			sg_yaml_fwhy(doc->path, line, why, why_len,
-				     sg_yaml_next_field(stack, depth, fbuf, sizeof(fbuf)),
-				     "YAML aliases are not allowed");
+			             sg_yaml_next_field(stack, depth, fbuf, sizeof(fbuf)),
+			             "YAML aliases are not allowed");
 			goto out;
 		case YAML_SCALAR_EVENT:
 			if ((r = sg_yaml_node(doc, stack, depth, &ev, &path, &is_key, why, why_len,
-					      bad)) != 0)
+			                      bad)) != 0)
 				goto out;
 			free(path);
 			path = NULL;
@@ -604,12 +602,12 @@ sg_yaml_prescan(struct sg_yaml_doc *doc, const unsigned char *buf, size_t len, i
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
 			if ((r = sg_yaml_node(doc, stack, depth, &ev, &path, &is_key, why, why_len,
-					      bad)) != 0)
+			                      bad)) != 0)
 				goto out;
 			if (depth == SG_YAML_MAX_DEPTH) {
 				r = bad;
 				sg_yaml_fwhy(doc->path, line, why, why_len, path,
-					     "nested more than %d levels deep", SG_YAML_MAX_DEPTH);
+				             "nested more than %d levels deep", SG_YAML_MAX_DEPTH);
 				goto out;
 			}
 			memset(&stack[depth], 0, sizeof(stack[depth]));
@@ -741,7 +739,7 @@ sg_yaml_event_word(const char *ev)
 /* Turns what libcyaml logged into "FILE:LINE: field 'PATH': reason". */
 static void
 sg_yaml_cyaml_why(const struct sg_yaml_doc *doc, const struct sg_yaml_log *lg, cyaml_err_t e,
-		  char *why, size_t why_len)
+                  char *why, size_t why_len)
 {
 	char path[1024], key[SG_YAML_KEY_MAX + 1], exp[32], got[32], text[256];
 	const char *reason = lg->reason[0] != '\0' ? lg->reason : lg->hint;
@@ -754,12 +752,12 @@ sg_yaml_cyaml_why(const struct sg_yaml_doc *doc, const struct sg_yaml_log *lg, c
 		len = strlen(path);
 		switch (lg->bt[i - 1].kind) {
 		case SG_YAML_BT_FIELD:
-			(void)snprintf(path + len, sizeof(path) - len, "%s%s",
-				       len > 0 ? "." : "", lg->bt[i - 1].name);
+			(void)snprintf(path + len, sizeof(path) - len, "%s%s", len > 0 ? "." : "",
+			               lg->bt[i - 1].name);
 			break;
 		case SG_YAML_BT_ENTRY:
 			(void)snprintf(path + len, sizeof(path) - len, "[%lu]",
-				       lg->bt[i - 1].idx - 1);
+			               lg->bt[i - 1].idx - 1);
 			break;
 		case SG_YAML_BT_OTHER:
 		default:
@@ -782,7 +780,7 @@ sg_yaml_cyaml_why(const struct sg_yaml_doc *doc, const struct sg_yaml_log *lg, c
 		(void)snprintf(text, sizeof(text), "duplicate key '%s'", key);
 	} else if (sscanf(reason, "Expecting %31[A-Z_], got event: %31[A-Z_]", exp, got) == 2) {
 		(void)snprintf(text, sizeof(text), "wrong type: expected %s, got %s",
-			       sg_yaml_event_word(exp), sg_yaml_event_word(got));
+		               sg_yaml_event_word(exp), sg_yaml_event_word(got));
 	} else if (sscanf(reason, "Excessive entries (%u max)", &n) == 1) {
 		if (path[0] != '\0' && path[strlen(path) - 1] == ']')
 			sg_yaml_path_up(path);
@@ -817,7 +815,7 @@ sg_yaml_cyaml_why(const struct sg_yaml_doc *doc, const struct sg_yaml_log *lg, c
 
 int
 sg_yaml_load(const char *path, const cyaml_schema_value_t *schema, int bad, void **data,
-	     struct sg_yaml_doc **doc, char *why, size_t why_len)
+             struct sg_yaml_doc **doc, char *why, size_t why_len)
 {
 	struct sg_yaml_log *lg = NULL;
 	struct sg_yaml_doc *d = NULL;
@@ -942,7 +940,7 @@ int
 sg_yaml_z85_key(const char *z85, unsigned char out[32])
 {
 	static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
-				       "VWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+	                               "VWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 	unsigned char tmp[32];
 	char back[41];
 	size_t i;

@@ -49,7 +49,7 @@ extern const cyaml_strval_t sg_yaml_bool_strings[2];
 /* A strict boolean mapping field stored in an enum sg_yaml_bool (an int). */
 #define SG_YAML_FIELD_BOOL(key, flags, structure, member)                                          \
 	CYAML_FIELD_ENUM(key, (flags) | CYAML_FLAG_STRICT, structure, member,                      \
-			 sg_yaml_bool_strings, 2)
+	                 sg_yaml_bool_strings, 2)
 
 /* The line index of a loaded file; kept while its contents are checked. */
 struct sg_yaml_doc;
@@ -67,7 +67,7 @@ struct sg_yaml_doc;
  * "FILE[:LINE]: reason".
  */
 int sg_yaml_load(const char *path, const cyaml_schema_value_t *schema, int bad, void **data,
-		 struct sg_yaml_doc **doc, char *why, size_t why_len);
+                 struct sg_yaml_doc **doc, char *why, size_t why_len);
 
 /* Frees data loaded with schema by sg_yaml_load (cyaml_free); NULL-safe. */
 void sg_yaml_free(const cyaml_schema_value_t *schema, void *data);
@@ -91,7 +91,7 @@ unsigned sg_yaml_line(const struct sg_yaml_doc *doc, const char *field);
  * is used (so a missing field points at the mapping that lacks it).
  */
 void sg_yaml_why(const struct sg_yaml_doc *doc, char *why, size_t why_len, const char *field,
-		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /*
  * Resolves a path named in the file at doc_path: an absolute path is copied,

@@ -24,8 +24,8 @@ static char why[512];
 static char spub[41];
 static unsigned char spub_raw[32];
 
-static int
-load_fmt(struct sg_clientconf *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int load_fmt(struct sg_clientconf *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int
 load_fmt(struct sg_clientconf *cfg, const char *fmt, ...)
@@ -97,10 +97,11 @@ test_valid(void **state)
 	char want[4200];
 
 	(void)state;
-	if (load_fmt(&cfg, "endpoint: tcp://127.0.0.1:7701\n"
-			   "server_public_key: \"%s\"\n"
-			   "secret_key_file: keys/ci.key\n",
-		     spub) != 0)
+	if (load_fmt(&cfg,
+	             "endpoint: tcp://127.0.0.1:7701\n"
+	             "server_public_key: \"%s\"\n"
+	             "secret_key_file: keys/ci.key\n",
+	             spub) != 0)
 		fail_msg("%s", why);
 	assert_string_equal(cfg.endpoint, "tcp://127.0.0.1:7701");
 	assert_memory_equal(cfg.server_pub, spub_raw, 32);
@@ -113,18 +114,22 @@ test_valid(void **state)
 	assert_cleared(&cfg);
 	sg_clientconf_clear(NULL);
 
-	if (load_fmt(&cfg, "endpoint: ipc:///run/signet/signetd.sock\n"
-			   "server_public_key: \"%s\"\n"
-			   "secret_key_file: /etc/signet/ci.key\n"
-			   "timeout_ms: 3600000\n",
-		     spub) != 0)
+	if (load_fmt(&cfg,
+	             "endpoint: ipc:///run/signet/signetd.sock\n"
+	             "server_public_key: \"%s\"\n"
+	             "secret_key_file: /etc/signet/ci.key\n"
+	             "timeout_ms: 3600000\n",
+	             spub) != 0)
 		fail_msg("%s", why);
 	assert_string_equal(cfg.secret_key_file, "/etc/signet/ci.key");
 	assert_int_equal(cfg.timeout_ms, 3600000);
 	sg_clientconf_clear(&cfg);
 
-	assert_int_equal(load_fmt(&cfg, "endpoint: tcp://h:1\nserver_public_key: \"%s\"\n"
-					"secret_key_file: k\ntimeout_ms: 1\n", spub), 0);
+	assert_int_equal(load_fmt(&cfg,
+	                          "endpoint: tcp://h:1\nserver_public_key: \"%s\"\n"
+	                          "secret_key_file: k\ntimeout_ms: 1\n",
+	                          spub),
+	                 0);
 	assert_int_equal(cfg.timeout_ms, 1);
 	sg_clientconf_clear(&cfg);
 }
@@ -136,48 +141,67 @@ test_errors(void **state)
 	char bad[41];
 
 	(void)state;
-	assert_int_equal(load_fmt(&cfg, "endpoint: tcp://h:1\nserver_public_key: \"%s\"\n"
-					"secret_key_file: k\ntimeout_ms: 0\n", spub),
-			 SG_ERR_CONFIG);
+	assert_int_equal(load_fmt(&cfg,
+	                          "endpoint: tcp://h:1\nserver_public_key: \"%s\"\n"
+	                          "secret_key_file: k\ntimeout_ms: 0\n",
+	                          spub),
+	                 SG_ERR_CONFIG);
 	assert_why(4, "field 'timeout_ms': 0 is out of range (1..3600000)");
 	assert_cleared(&cfg);
-	assert_int_equal(load_fmt(&cfg, "endpoint: tcp://h:1\nserver_public_key: \"%s\"\n"
-					"secret_key_file: k\ntimeout_ms: 3600001\n", spub),
-			 SG_ERR_CONFIG);
+	assert_int_equal(load_fmt(&cfg,
+	                          "endpoint: tcp://h:1\nserver_public_key: \"%s\"\n"
+	                          "secret_key_file: k\ntimeout_ms: 3600001\n",
+	                          spub),
+	                 SG_ERR_CONFIG);
 	assert_why(4, "field 'timeout_ms': 3600001 is out of range");
 
 	memcpy(bad, spub, sizeof(bad));
 	bad[39] = '~'; /* not in the Z85 alphabet */
-	assert_int_equal(load_fmt(&cfg, "endpoint: tcp://h:1\nsecret_key_file: k\nserver_public_key: \"%s\"\n", bad),
-			 SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(&cfg, "endpoint: tcp://h:1\nsecret_key_file: k\nserver_public_key: \"%s\"\n",
+	             bad),
+	    SG_ERR_CONFIG);
 	assert_why(3, "field 'server_public_key': not a Z85 CURVE public key");
-	assert_int_equal(load_fmt(&cfg, "endpoint: tcp://h:1\nsecret_key_file: k\nserver_public_key: \"%.39s\"\n", spub),
-			 SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(&cfg,
+	             "endpoint: tcp://h:1\nsecret_key_file: k\nserver_public_key: \"%.39s\"\n",
+	             spub),
+	    SG_ERR_CONFIG);
 	assert_why(3, "field 'server_public_key': not a Z85");
 
-	assert_int_equal(load_fmt(&cfg, "endpoint: udp://h:1\nserver_public_key: \"%s\"\nsecret_key_file: k\n", spub),
-			 SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(&cfg, "endpoint: udp://h:1\nserver_public_key: \"%s\"\nsecret_key_file: k\n",
+	             spub),
+	    SG_ERR_CONFIG);
 	assert_why(1, "field 'endpoint': 'udp://h:1' is not a tcp:// or ipc:// endpoint");
-	assert_int_equal(load_fmt(&cfg, "endpoint: tcp://h:1\nserver_public_key: \"%s\"\nsecret_key: k\n", spub),
-			 SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(&cfg, "endpoint: tcp://h:1\nserver_public_key: \"%s\"\nsecret_key: k\n", spub),
+	    SG_ERR_CONFIG);
 	assert_why(3, "field 'secret_key': unknown field");
 	assert_int_equal(load_fmt(&cfg, "endpoint: tcp://h:1\nserver_public_key: \"%s\"\n", spub),
-			 SG_ERR_CONFIG);
+	                 SG_ERR_CONFIG);
 	assert_why(1, "field 'secret_key_file': required field missing");
-	assert_int_equal(load_fmt(&cfg, "endpoint: tcp://h:1\nserver_public_key: \"%s\"\n"
-					"secret_key_file: k\nendpoint: tcp://h:2\n", spub),
-			 SG_ERR_CONFIG);
+	assert_int_equal(load_fmt(&cfg,
+	                          "endpoint: tcp://h:1\nserver_public_key: \"%s\"\n"
+	                          "secret_key_file: k\nendpoint: tcp://h:2\n",
+	                          spub),
+	                 SG_ERR_CONFIG);
 	assert_why(4, "field 'endpoint': duplicate key 'endpoint' (first at line 1)");
-	assert_int_equal(load_fmt(&cfg, "endpoint: &e tcp://h:1\nserver_public_key: \"%s\"\nsecret_key_file: k\n", spub),
-			 SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(&cfg,
+	             "endpoint: &e tcp://h:1\nserver_public_key: \"%s\"\nsecret_key_file: k\n",
+	             spub),
+	    SG_ERR_CONFIG);
 	assert_why(1, "field 'endpoint': YAML anchors are not allowed");
-	assert_int_equal(load_fmt(&cfg, "endpoint: [tcp://h:1]\nserver_public_key: \"%s\"\nsecret_key_file: k\n", spub),
-			 SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(&cfg, "endpoint: [tcp://h:1]\nserver_public_key: \"%s\"\nsecret_key_file: k\n",
+	             spub),
+	    SG_ERR_CONFIG);
 	assert_why(1, "field 'endpoint': wrong type: expected a string, got a sequence");
 	assert_int_equal(load_fmt(&cfg, "%s", ""), SG_ERR_CONFIG);
 	assert_non_null(strstr(why, "file is empty"));
 	assert_int_equal(sg_clientconf_load("/nonexistent/client.conf", &cfg, why, sizeof(why)),
-			 SG_ERR_NOT_FOUND);
+	                 SG_ERR_NOT_FOUND);
 	assert_cleared(&cfg);
 }
 

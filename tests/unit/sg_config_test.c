@@ -23,8 +23,8 @@ static char realdir[4096];
 static char cpath[512];
 static char why[512];
 
-static int
-load_fmt(struct sg_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int load_fmt(struct sg_config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int
 load_fmt(struct sg_config *cfg, const char *fmt, ...)
@@ -115,23 +115,24 @@ test_full(void **state)
 	struct sg_config cfg;
 
 	(void)state;
-	if (load_fmt(&cfg, "listen: [\"tcp://127.0.0.1:7701\", \"ipc:///run/signet/signetd.sock\"]\n"
-			   "server_secret_key_file: keys/server.key\n"
-			   "policy: /etc/signet/policy.yaml\n"
-			   "audit_db: audit.db\n"
-			   "pkcs11:\n"
-			   "  module: /usr/lib/softhsm/libsofthsm2.so\n"
-			   "  module_allowlist: pkcs11-modules.allow\n"
-			   "  token_label: signet-dev\n"
-			   "  pin_fd: 3\n"
-			   "workers: 64\n"
-			   "limits:\n"
-			   "  max_message_size: 1048576\n"
-			   "  max_inflight_per_client: 65536\n"
-			   "log:\n"
-			   "  level: debug\n"
-			   "  syslog: true\n"
-			   "pid_file: run/signetd.pid\n") != 0)
+	if (load_fmt(&cfg,
+	             "listen: [\"tcp://127.0.0.1:7701\", \"ipc:///run/signet/signetd.sock\"]\n"
+	             "server_secret_key_file: keys/server.key\n"
+	             "policy: /etc/signet/policy.yaml\n"
+	             "audit_db: audit.db\n"
+	             "pkcs11:\n"
+	             "  module: /usr/lib/softhsm/libsofthsm2.so\n"
+	             "  module_allowlist: pkcs11-modules.allow\n"
+	             "  token_label: signet-dev\n"
+	             "  pin_fd: 3\n"
+	             "workers: 64\n"
+	             "limits:\n"
+	             "  max_message_size: 1048576\n"
+	             "  max_inflight_per_client: 65536\n"
+	             "log:\n"
+	             "  level: debug\n"
+	             "  syslog: true\n"
+	             "pid_file: run/signetd.pid\n") != 0)
 		fail_msg("%s", why);
 	assert_int_equal(cfg.n_listen, 2);
 	assert_string_equal(cfg.listen[0], "tcp://127.0.0.1:7701");
@@ -245,7 +246,8 @@ test_ranges(void **state)
 	    {"limits:\n  max_message_size: 1048577\n", 0, 12, "limits.max_message_size"},
 	    {"limits:\n  max_inflight_per_client: 0\n", 0, 12, "limits.max_inflight_per_client"},
 	    {"limits:\n  max_inflight_per_client: 1\n", 1, 0, NULL},
-	    {"limits:\n  max_inflight_per_client: 65537\n", 0, 12, "limits.max_inflight_per_client"},
+	    {"limits:\n  max_inflight_per_client: 65537\n", 0, 12,
+	     "limits.max_inflight_per_client"},
 	    {"log:\n  level: verbose\n", 0, 12, "log.level"},
 	    {"log:\n  syslog: yes\n", 0, 12, "log.syslog"},
 	};
@@ -277,31 +279,40 @@ test_listen(void **state)
 	struct sg_config cfg;
 
 	(void)state;
-	assert_int_equal(load_fmt(&cfg, "listen:\n  - tcp://a:1\n  - tcp://a:2\n  - tcp://a:3\n  - tcp://a:4\n"
-					"  - tcp://a:5\n  - tcp://a:6\n  - tcp://a:7\n  - tcp://a:8\n  - tcp://a:9\n"
-					"server_secret_key_file: s\npolicy: p\naudit_db: a\n"
-					"pkcs11: {module: /m.so, token_label: t, pin_fd: 3}\n"),
-			 SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(&cfg,
+	             "listen:\n  - tcp://a:1\n  - tcp://a:2\n  - tcp://a:3\n  - tcp://a:4\n"
+	             "  - tcp://a:5\n  - tcp://a:6\n  - tcp://a:7\n  - tcp://a:8\n  - tcp://a:9\n"
+	             "server_secret_key_file: s\npolicy: p\naudit_db: a\n"
+	             "pkcs11: {module: /m.so, token_label: t, pin_fd: 3}\n"),
+	    SG_ERR_CONFIG);
 	assert_why(1, "field 'listen': too many entries (at most 8)");
-	assert_int_equal(load_fmt(&cfg, "listen:\n  - tcp://a:1\n  - tcp://a:2\n  - tcp://a:3\n  - tcp://a:4\n"
-					"  - tcp://a:5\n  - tcp://a:6\n  - tcp://a:7\n  - tcp://a:8\n"
-					"server_secret_key_file: s\npolicy: p\naudit_db: a\n"
-					"pkcs11: {module: /m.so, token_label: t, pin_fd: 3}\n"),
-			 0);
+	assert_int_equal(
+	    load_fmt(&cfg, "listen:\n  - tcp://a:1\n  - tcp://a:2\n  - tcp://a:3\n  - tcp://a:4\n"
+	                   "  - tcp://a:5\n  - tcp://a:6\n  - tcp://a:7\n  - tcp://a:8\n"
+	                   "server_secret_key_file: s\npolicy: p\naudit_db: a\n"
+	                   "pkcs11: {module: /m.so, token_label: t, pin_fd: 3}\n"),
+	    0);
 	assert_int_equal(cfg.n_listen, 8);
 	assert_string_equal(cfg.listen[7], "tcp://a:8");
 	sg_config_clear(&cfg);
-	assert_int_equal(load_fmt(&cfg, "listen: []\nserver_secret_key_file: s\npolicy: p\naudit_db: a\n"
-					"pkcs11: {module: /m.so, token_label: t, pin_fd: 3}\n"),
-			 SG_ERR_CONFIG);
+	assert_int_equal(load_fmt(&cfg,
+	                          "listen: []\nserver_secret_key_file: s\npolicy: p\naudit_db: a\n"
+	                          "pkcs11: {module: /m.so, token_label: t, pin_fd: 3}\n"),
+	                 SG_ERR_CONFIG);
 	assert_why(1, "field 'listen': ");
-	assert_int_equal(load_fmt(&cfg, "listen:\n  - tcp://a:1\n  - http://a:2\nserver_secret_key_file: s\npolicy: p\n"
-					"audit_db: a\npkcs11: {module: /m.so, token_label: t, pin_fd: 3}\n"),
-			 SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(
+	        &cfg,
+	        "listen:\n  - tcp://a:1\n  - http://a:2\nserver_secret_key_file: s\npolicy: p\n"
+	        "audit_db: a\npkcs11: {module: /m.so, token_label: t, pin_fd: 3}\n"),
+	    SG_ERR_CONFIG);
 	assert_why(3, "field 'listen[1]': 'http://a:2' is not a tcp:// or ipc:// endpoint");
-	assert_int_equal(load_fmt(&cfg, "listen:\n  - tcp://a:1\n  - tcp://a:1\nserver_secret_key_file: s\npolicy: p\n"
-					"audit_db: a\npkcs11: {module: /m.so, token_label: t, pin_fd: 3}\n"),
-			 SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(&cfg,
+	             "listen:\n  - tcp://a:1\n  - tcp://a:1\nserver_secret_key_file: s\npolicy: p\n"
+	             "audit_db: a\npkcs11: {module: /m.so, token_label: t, pin_fd: 3}\n"),
+	    SG_ERR_CONFIG);
 	assert_why(3, "field 'listen[1]': endpoint 'tcp://a:1' is listed twice");
 }
 
@@ -315,27 +326,36 @@ test_schema_errors(void **state)
 	assert_why(11, "field 'pkcs11.pin': unknown field");
 	assert_int_equal(load_fmt(&cfg, MIN "workers: 2\nworkers: 3\n"), SG_ERR_CONFIG);
 	assert_why(12, "field 'workers': duplicate key 'workers' (first at line 11)");
-	assert_int_equal(load_fmt(&cfg, "listen: [\"tcp://x:1\"]\nserver_secret_key_file: s\npolicy: p\naudit_db: a\n"
-					"pkcs11:\n  module: /m.so\n  pin_fd: 3\n"),
-			 SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(&cfg,
+	             "listen: [\"tcp://x:1\"]\nserver_secret_key_file: s\npolicy: p\naudit_db: a\n"
+	             "pkcs11:\n  module: /m.so\n  pin_fd: 3\n"),
+	    SG_ERR_CONFIG);
 	assert_why(5, "field 'pkcs11.token_label': required field missing");
 	assert_int_equal(load_fmt(&cfg, MIN "log: debug\n"), SG_ERR_CONFIG);
 	assert_why(11, "field 'log': wrong type: expected a mapping, got a scalar");
 	assert_int_equal(load_fmt(&cfg, MIN "pid_file: &p x\n"), SG_ERR_CONFIG);
 	assert_why(11, "field 'pid_file': YAML anchors are not allowed");
-	assert_int_equal(load_fmt(&cfg, MIN_HEAD "  pin_file: user.pin\n  token_label: other\n"), SG_ERR_CONFIG);
+	assert_int_equal(load_fmt(&cfg, MIN_HEAD "  pin_file: user.pin\n  token_label: other\n"),
+	                 SG_ERR_CONFIG);
 	assert_why(11, "field 'pkcs11.token_label': duplicate key");
-	assert_int_equal(load_fmt(&cfg, "listen: [\"tcp://x:1\"]\nserver_secret_key_file: s\npolicy: p\naudit_db: a\n"
-					"pkcs11:\n  module: lib/softhsm2.so\n  token_label: t\n  pin_fd: 3\n"),
-			 SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(&cfg,
+	             "listen: [\"tcp://x:1\"]\nserver_secret_key_file: s\npolicy: p\naudit_db: a\n"
+	             "pkcs11:\n  module: lib/softhsm2.so\n  token_label: t\n  pin_fd: 3\n"),
+	    SG_ERR_CONFIG);
 	assert_why(6, "field 'pkcs11.module': must be an absolute path");
-	assert_int_equal(load_fmt(&cfg, "listen: [\"tcp://x:1\"]\nserver_secret_key_file: s\npolicy: p\naudit_db: a\n"
-					"pkcs11:\n  module: /m.so\n  token_label: a-label-longer-than-32-characters\n  pin_fd: 3\n"),
-			 SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(&cfg,
+	             "listen: [\"tcp://x:1\"]\nserver_secret_key_file: s\npolicy: p\naudit_db: a\n"
+	             "pkcs11:\n  module: /m.so\n  token_label: a-label-longer-than-32-characters\n "
+	             " pin_fd: 3\n"),
+	    SG_ERR_CONFIG);
 	assert_why(7, "field 'pkcs11.token_label': string longer than 32 characters");
 	assert_int_equal(load_fmt(&cfg, "%s", ""), SG_ERR_CONFIG);
 	assert_non_null(strstr(why, "file is empty"));
-	assert_int_equal(sg_config_load("/nonexistent/signetd.yaml", &cfg, why, sizeof(why)), SG_ERR_NOT_FOUND);
+	assert_int_equal(sg_config_load("/nonexistent/signetd.yaml", &cfg, why, sizeof(why)),
+	                 SG_ERR_NOT_FOUND);
 	assert_cleared(&cfg);
 }
 

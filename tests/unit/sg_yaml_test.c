@@ -48,7 +48,7 @@ static const cyaml_schema_value_t t_item = {
 static const cyaml_schema_field_t t_doc_fields[] = {
     CYAML_FIELD_SEQUENCE("items", CYAML_FLAG_POINTER, struct t_doc, items, &t_item, 0, 16),
     CYAML_FIELD_SEQUENCE("tags", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct t_doc, tags,
-			 &t_str, 0, 16),
+                         &t_str, 0, 16),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t t_schema = {
@@ -106,17 +106,17 @@ test_line_index(void **state)
 
 	(void)state;
 	if (load_text("# header\n"
-		      "items:\n"
-		      "  - name: a\n"
-		      "    flag: true\n"
-		      "\n"
-		      "  - name: b\n"
-		      "    flag: false\n"
-		      "  - {name: c}\n"
-		      "tags:\n"
-		      "  - x\n"
-		      "  - y\n",
-		      &data, &doc) != 0)
+	              "items:\n"
+	              "  - name: a\n"
+	              "    flag: true\n"
+	              "\n"
+	              "  - name: b\n"
+	              "    flag: false\n"
+	              "  - {name: c}\n"
+	              "tags:\n"
+	              "  - x\n"
+	              "  - y\n",
+	              &data, &doc) != 0)
 		fail_msg("%s", why);
 	d = data;
 	assert_int_equal(d->items_count, 3);
@@ -154,7 +154,8 @@ test_prescan_refusals(void **state)
 	int i, n = 0;
 
 	(void)state;
-	assert_int_equal(load_text("items:\n  - name: a\n    ? [x]\n    : 1\n", &data, &doc), SG_ERR_CONFIG);
+	assert_int_equal(load_text("items:\n  - name: a\n    ? [x]\n    : 1\n", &data, &doc),
+	                 SG_ERR_CONFIG);
 	assert_null(data);
 	assert_null(doc);
 	assert_why(3, "field 'items[0]': mapping keys must be plain names");
@@ -173,11 +174,14 @@ test_prescan_refusals(void **state)
 		assert_why(2, "field 'tags");
 		assert_non_null(strstr(why, "nested more than 32 levels deep"));
 	}
-	assert_int_equal(load_text("items:\n  - name: a\n    flag: yes\n", &data, &doc), SG_ERR_CONFIG);
+	assert_int_equal(load_text("items:\n  - name: a\n    flag: yes\n", &data, &doc),
+	                 SG_ERR_CONFIG);
 	assert_why(3, "field 'items[0].flag': ");
-	assert_int_equal(load_text("items:\n  - name: a\ntags: [x, *y]\n", &data, &doc), SG_ERR_CONFIG);
+	assert_int_equal(load_text("items:\n  - name: a\ntags: [x, *y]\n", &data, &doc),
+	                 SG_ERR_CONFIG);
 	assert_why(3, "field 'tags[1]': YAML aliases are not allowed");
-	assert_int_equal(load_text("items: [{name: a}, {name: b, name: c}]\n", &data, &doc), SG_ERR_CONFIG);
+	assert_int_equal(load_text("items: [{name: a}, {name: b, name: c}]\n", &data, &doc),
+	                 SG_ERR_CONFIG);
 	assert_why(1, "field 'items[1].name': duplicate key 'name' (first at line 1)");
 	assert_int_equal(load_text("items:\n  - name: \"\"\n", &data, &doc), SG_ERR_CONFIG);
 	assert_why(2, "field 'items[0].name': string shorter than 1 characters");
@@ -248,10 +252,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_line_index),
-	    cmocka_unit_test(test_prescan_refusals),
-	    cmocka_unit_test(test_z85),
-	    cmocka_unit_test(test_endpoint),
+	    cmocka_unit_test(test_line_index),   cmocka_unit_test(test_prescan_refusals),
+	    cmocka_unit_test(test_z85),          cmocka_unit_test(test_endpoint),
 	    cmocka_unit_test(test_path_resolve),
 	};
 
