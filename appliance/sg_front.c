@@ -261,7 +261,7 @@ sg_pend_free(struct sg_front *f, struct sg_pending *p)
 	if (p->client_slot != SG_EMPTY_SLOT)
 		f->counts[p->client_slot].count--;
 	/* The record may hold a signature that was not released: wipe it. */
-	explicit_bzero(&p->rec, sizeof(p->rec));
+	sg_wipe(&p->rec, sizeof(p->rec));
 	p->state = SG_PEND_FREE;
 	p->next_free = f->free_list;
 	f->free_list = p;
@@ -439,7 +439,7 @@ sg_front_free(struct sg_front *f)
 	if (f->zctx != NULL)
 		zmq_ctx_term(f->zctx);
 	for (i = 0; i < f->n_chunks; i++) {
-		explicit_bzero(f->chunks[i], SG_CHUNK * sizeof(struct sg_pending));
+		sg_wipe(f->chunks[i], SG_CHUNK * sizeof(struct sg_pending));
 		free(f->chunks[i]);
 	}
 	for (i = 0; i < f->n_listen; i++)
@@ -876,7 +876,7 @@ sg_front_on_signed(struct sg_front *f)
 	f->st.signatures++;
 	sg_front_finish(f, p, 0);
 out:
-	explicit_bzero(&rep, sizeof(rep));
+	sg_wipe(&rep, sizeof(rep));
 	zmq_msg_close(&msg);
 }
 

@@ -1,0 +1,61 @@
+# Shared helpers of the integration tests (sourced, not run).
+# Each test gets its own dev environment in a temporary directory, on a free
+# TCP port, torn down on exit whatever happens.
+set -euo pipefail
+
+: "${SG_SOURCE_DIR:?run through ctest (SG_SOURCE_DIR unset)}"
+: "${SG_BINARY_DIR:?run through ctest (SG_BINARY_DIR unset)}"
+export SIGNET_BIN="$SG_BINARY_DIR/bin"
+BIN=$SIGNET_BIN
+DEV=$SG_SOURCE_DIR/hsm-config/signet-dev
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+pass() {
+	echo "ok: $*"
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+	local p
+	for _ in $(seq 1 100); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# dev_up: creates and starts a dev appliance in $WORK/dev; sets SIGNET_CONFIG.
+dev_up() {
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/signet-it.XXXXXX")
+	# ipc:// paths are limited to about 100 bytes: keep the directory short.
+	SIGNET_DEV_PORT=$(free_port)
+	export SIGNET_DEV_PORT
+	"$DEV" up "$WORK/dev" >/dev/null 2>"$WORK/dev-up.log" || {
+		cat "$WORK/dev-up.log" >&2
+		fail "signet-dev up"
+	}
+	DEVDIR=$WORK/dev
+	export SIGNET_CONFIG=$DEVDIR/client.conf
+	export SOFTHSM2_CONF=$DEVDIR/softhsm2.conf
+	trap dev_cleanup EXIT
+}
+
+dev_cleanup() {
+	local rc=$?
+	if [[ -n "${DEVDIR:-}" ]]; then
+		"$DEV" down "$DEVDIR" >/dev/null 2>&1 || true
+		if [[ $rc -ne 0 && -f "$DEVDIR/signetd.log" ]]; then
+			echo "--- signetd.log (last 40 lines)" >&2
+			tail -n 40 "$DEVDIR/signetd.log" >&2
+		fi
+	fi
+	[[ -n "${WORK:-}" ]] && rm -rf "$WORK"
+	exit $rc
+}
