@@ -262,7 +262,7 @@ sg_rd_err(struct sg_rd *r, int *err)
 /* Preflight, then the outer array [type, ...] with exactly n elements. */
 static int
 sg_rd_open(struct sg_rd *r, const void *buf, size_t len, size_t max, enum sg_hsm_type type,
-	   size_t n)
+           size_t n)
 {
 	size_t count;
 	uint64_t t;

@@ -4,10 +4,10 @@
  * that the signer can run in a separate, privileged process without any
  * change of design: today they travel over inproc:// ZeroMQ sockets.
  *
- * Each message is one msgpack array with a fixed layout (docs/hsm-channel.md).  Decoders are strict like sg_wire's: sg_wire_preflight()
- * first, then exact types, lengths and counts; trailing bytes are errors.
- * The HSM side re-checks every request on its own (key known, padding fits
- * the key, digest length matches the hash) and never trusts the front.
+ * Each message is one msgpack array with a fixed layout (docs/hsm-channel.md).  Decoders are strict
+ * like sg_wire's: sg_wire_preflight() first, then exact types, lengths and counts; trailing bytes
+ * are errors. The HSM side re-checks every request on its own (key known, padding fits the key,
+ * digest length matches the hash) and never trusts the front.
  */
 #ifndef SG_HSM_PROTO_H
 #define SG_HSM_PROTO_H

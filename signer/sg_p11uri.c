@@ -12,8 +12,8 @@
 #define SG_P11URI_SCHEME "pkcs11:"
 #define SG_P11URI_LABEL "label:"
 
-static const char *const sg_p11uri_type_names[] = {"",       "private", "public", "cert",
-						   "secret-key", "data"};
+static const char *const sg_p11uri_type_names[] = {"",     "private",    "public",
+                                                   "cert", "secret-key", "data"};
 
 const char *
 sg_p11uri_type_name(enum sg_p11uri_type t)
@@ -31,8 +31,7 @@ sg_p11uri_type_name(enum sg_p11uri_type t)
 	}
 }
 
-static void
-sg_p11uri_why(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sg_p11uri_why(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 sg_p11uri_why(char *why, const char *fmt, ...)
@@ -155,22 +154,22 @@ struct sg_p11uri_attr {
 };
 
 static const struct sg_p11uri_attr sg_p11uri_attrs[] = {
-	{"token", SG_P11URI_HAVE_TOKEN},
-	{"manufacturer", SG_P11URI_HAVE_MANUFACTURER},
-	{"model", SG_P11URI_HAVE_MODEL},
-	{"serial", SG_P11URI_HAVE_SERIAL},
-	{"object", SG_P11URI_HAVE_OBJECT},
-	{"id", SG_P11URI_HAVE_ID},
-	{"type", SG_P11URI_HAVE_TYPE},
-	{"library-manufacturer", SG_P11URI_HAVE_LIB_MANUFACTURER},
-	{"library-description", SG_P11URI_HAVE_LIB_DESCRIPTION},
-	{"library-version", SG_P11URI_HAVE_LIB_VERSION},
+    {"token", SG_P11URI_HAVE_TOKEN},
+    {"manufacturer", SG_P11URI_HAVE_MANUFACTURER},
+    {"model", SG_P11URI_HAVE_MODEL},
+    {"serial", SG_P11URI_HAVE_SERIAL},
+    {"object", SG_P11URI_HAVE_OBJECT},
+    {"id", SG_P11URI_HAVE_ID},
+    {"type", SG_P11URI_HAVE_TYPE},
+    {"library-manufacturer", SG_P11URI_HAVE_LIB_MANUFACTURER},
+    {"library-description", SG_P11URI_HAVE_LIB_DESCRIPTION},
+    {"library-version", SG_P11URI_HAVE_LIB_VERSION},
 };
 
 /* Stores one path attribute name=v[0..len). */
 static int
 sg_p11uri_attr(struct sg_p11uri *u, unsigned bit, const char *name, const char *v, size_t len,
-	       char *why)
+               char *why)
 {
 	unsigned char tmp[SG_P11URI_TEXT_MAX];
 	long n;
@@ -335,16 +334,16 @@ sg_p11uri_parse(const char *s, struct sg_p11uri *out, char *why)
 		if (i == sizeof(sg_p11uri_attrs) / sizeof(sg_p11uri_attrs[0])) {
 			if (why != NULL)
 				snprintf(why, SG_WHY_MAX, "pkcs11 URI: unknown attribute '%.*s'",
-					 (int)(nlen > 32 ? 32 : nlen), p);
+				         (int)(nlen > 32 ? 32 : nlen), p);
 			return SG_ERR_UNKNOWN_FIELD;
 		}
 		if (u.have & sg_p11uri_attrs[i].bit) {
 			sg_p11uri_why(why, "pkcs11 URI: attribute %s appears twice",
-				      sg_p11uri_attrs[i].name);
+			              sg_p11uri_attrs[i].name);
 			return SG_ERR_DUPLICATE_FIELD;
 		}
-		if ((r = sg_p11uri_attr(&u, sg_p11uri_attrs[i].bit, sg_p11uri_attrs[i].name,
-					eq + 1, (size_t)(seg_end - eq - 1), why)) != 0)
+		if ((r = sg_p11uri_attr(&u, sg_p11uri_attrs[i].bit, sg_p11uri_attrs[i].name, eq + 1,
+		                        (size_t)(seg_end - eq - 1), why)) != 0)
 			return r;
 		u.have |= sg_p11uri_attrs[i].bit;
 		if (seg_end == end)

@@ -47,7 +47,7 @@
 #define SG_SIGNER_MAX_WORKERS 64
 #define SG_LIBP11_MAX_SESSIONS 16 /* libp11 0.4.12: pkcs11_slot_new() */
 #define SG_ALLOWLIST_MAX (64 * 1024)
-#define SG_POLL_MS 100         /* how often an idle service thread looks at the stop flag */
+#define SG_POLL_MS 100          /* how often an idle service thread looks at the stop flag */
 #define SG_SEND_TIMEOUT_MS 2000 /* a reply the front does not take is dropped, not waited on */
 
 struct sg_key {
@@ -103,8 +103,8 @@ struct sg_signer {
 	size_t nthreads;
 };
 
-static void
-sg_why(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void sg_why(char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 sg_why(char *why, size_t why_len, const char *fmt, ...)
@@ -200,8 +200,7 @@ sg_file_safe(const struct stat *st)
 }
 
 static int
-sg_allowlist_check(const char *module, const char *allowlist, char *real, char *why,
-		   size_t why_len)
+sg_allowlist_check(const char *module, const char *allowlist, char *real, char *why, size_t why_len)
 {
 	char entry_real[PATH_MAX];
 	struct stat st;
@@ -235,8 +234,9 @@ sg_allowlist_check(const char *module, const char *allowlist, char *real, char *
 		goto out;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > SG_ALLOWLIST_MAX) {
-		sg_why(why, why_len, "module allowlist %s is not a regular file of at most %d bytes",
-		       allowlist, SG_ALLOWLIST_MAX);
+		sg_why(why, why_len,
+		       "module allowlist %s is not a regular file of at most %d bytes", allowlist,
+		       SG_ALLOWLIST_MAX);
 		r = SG_ERR_MODULE_NOT_ALLOWED;
 		goto out;
 	}
@@ -305,7 +305,7 @@ sg_label_eq(const char *token_label, const char *want)
 
 int
 sg_signer_open(const struct sg_signer_config *cfg, struct sg_signer **out, char *why,
-	       size_t why_len)
+               size_t why_len)
 {
 	struct sg_signer *s = NULL;
 	char real[PATH_MAX], err[256];
@@ -363,7 +363,8 @@ sg_signer_open(const struct sg_signer_config *cfg, struct sg_signer **out, char 
 			s->slot = &s->slots[i];
 	}
 	if (found == 0) {
-		sg_why(why, why_len, "no initialised token labelled exactly '%s'", cfg->token_label);
+		sg_why(why, why_len, "no initialised token labelled exactly '%s'",
+		       cfg->token_label);
 		r = SG_ERR_NOT_FOUND;
 		goto out;
 	}
@@ -395,10 +396,9 @@ sg_signer_open(const struct sg_signer_config *cfg, struct sg_signer **out, char 
 	s->logged_in = 1;
 	if (cfg->workers > SG_LIBP11_MAX_SESSIONS)
 		sg_warn("signer: %u workers, but libp11 pools at most %d sessions per slot: "
-			"at most %d signatures run at once",
-			cfg->workers, SG_LIBP11_MAX_SESSIONS, SG_LIBP11_MAX_SESSIONS);
-	sg_info("signer: module %s, token '%s', %u workers", real, cfg->token_label,
-		cfg->workers);
+		        "at most %d signatures run at once",
+		        cfg->workers, SG_LIBP11_MAX_SESSIONS, SG_LIBP11_MAX_SESSIONS);
+	sg_info("signer: module %s, token '%s', %u workers", real, cfg->token_label, cfg->workers);
 	*out = s;
 	s = NULL;
 	r = 0;
@@ -469,7 +469,8 @@ sg_uri_token_matches(const struct sg_signer *s, const struct sg_p11uri *u, const
 
 	if ((u->have & SG_P11URI_HAVE_TOKEN) && !sg_label_eq(t->label, u->token))
 		return SG_ERR_NOT_FOUND;
-	if ((u->have & SG_P11URI_HAVE_MANUFACTURER) && !sg_label_eq(t->manufacturer, u->manufacturer))
+	if ((u->have & SG_P11URI_HAVE_MANUFACTURER) &&
+	    !sg_label_eq(t->manufacturer, u->manufacturer))
 		return SG_ERR_NOT_FOUND;
 	if ((u->have & SG_P11URI_HAVE_MODEL) && !sg_label_eq(t->model, u->model))
 		return SG_ERR_NOT_FOUND;
@@ -496,7 +497,7 @@ sg_uri_token_matches(const struct sg_signer *s, const struct sg_p11uri *u, const
  */
 static int
 sg_key_load(struct sg_signer *s, const struct sg_hsm_keyspec *spec, PKCS11_KEY *keys,
-	    unsigned nkeys, struct sg_key *k, struct sg_hsm_key_status *st)
+            unsigned nkeys, struct sg_key *k, struct sg_hsm_key_status *st)
 {
 	struct sg_p11uri u;
 	char why[SG_WHY_MAX], err[256];
@@ -546,17 +547,18 @@ sg_key_load(struct sg_signer *s, const struct sg_hsm_keyspec *spec, PKCS11_KEY *
 	}
 	if (nmatch > 1) {
 		sg_warn("signer: key %s: %u private keys match its URI; add id= to choose",
-			spec->name, nmatch);
+		        spec->name, nmatch);
 		return SG_ERR_CONFIG;
 	}
-	if (PKCS11_get_key_type(match) != (sg_keyalg_is_rsa(spec->alg) ? EVP_PKEY_RSA : EVP_PKEY_EC)) {
+	if (PKCS11_get_key_type(match) !=
+	    (sg_keyalg_is_rsa(spec->alg) ? EVP_PKEY_RSA : EVP_PKEY_EC)) {
 		sg_warn("signer: key %s: the token key is not %s", spec->name,
-			sg_keyalg_name(spec->alg));
+		        sg_keyalg_name(spec->alg));
 		return SG_ERR_CONFIG;
 	}
 	if ((priv = PKCS11_get_private_key(match)) == NULL) {
 		sg_warn("signer: key %s: libp11 gives no private key: %s", spec->name,
-			sg_ossl_err(err, sizeof(err)));
+		        sg_ossl_err(err, sizeof(err)));
 		r = SG_ERR_HSM;
 		goto out;
 	}
@@ -570,7 +572,7 @@ sg_key_load(struct sg_signer *s, const struct sg_hsm_keyspec *spec, PKCS11_KEY *
 	}
 	if (len <= 0) {
 		sg_warn("signer: key %s: no public key on the token: %s", spec->name,
-			sg_ossl_err(err, sizeof(err)));
+		        sg_ossl_err(err, sizeof(err)));
 		r = SG_ERR_HSM;
 		goto out;
 	}
@@ -587,13 +589,13 @@ sg_key_load(struct sg_signer *s, const struct sg_hsm_keyspec *spec, PKCS11_KEY *
 	cp = k->pub_der;
 	if ((pub = d2i_PUBKEY(NULL, &cp, len)) == NULL || cp != k->pub_der + len) {
 		sg_warn("signer: key %s: its public key does not parse: %s", spec->name,
-			sg_ossl_err(err, sizeof(err)));
+		        sg_ossl_err(err, sizeof(err)));
 		r = SG_ERR_HSM;
 		goto out;
 	}
 	if (!sg_keyalg_matches(spec->alg, pub)) {
 		sg_warn("signer: key %s: the token key does not match %s", spec->name,
-			sg_keyalg_name(spec->alg));
+		        sg_keyalg_name(spec->alg));
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
@@ -617,7 +619,7 @@ out:
 
 int
 sg_signer_set_keys(struct sg_signer *s, const struct sg_hsm_keyspec *specs, size_t n,
-		   struct sg_hsm_key_status *status)
+                   struct sg_hsm_key_status *status)
 {
 	struct sg_inv *inv = NULL, *old;
 	struct sg_hsm_key_status st;
@@ -641,7 +643,7 @@ sg_signer_set_keys(struct sg_signer *s, const struct sg_hsm_keyspec *specs, size
 		/* libp11 0.4.12 fails the whole listing when the token holds a key
 		 * type it does not know (e.g. Ed25519). */
 		sg_error("signer: cannot list the token's private keys: %s",
-			 sg_ossl_err(err, sizeof(err)));
+		         sg_ossl_err(err, sizeof(err)));
 		for (i = 0; i < n; i++) {
 			memset(&status[i], 0, sizeof(status[i]));
 			snprintf(status[i].name, sizeof(status[i].name), "%s", specs[i].name);
@@ -666,7 +668,7 @@ sg_signer_set_keys(struct sg_signer *s, const struct sg_hsm_keyspec *specs, size
 				break;
 		if (j < inv->n) {
 			sg_warn("signer: key %s is listed twice; the second is ignored",
-				specs[i].name);
+			        specs[i].name);
 			st.err = SG_ERR_DUPLICATE_FIELD;
 		} else if (memchr(specs[i].uri, '\0', sizeof(specs[i].uri)) == NULL) {
 			st.err = SG_ERR_INVALID_ARG;
@@ -681,7 +683,8 @@ sg_signer_set_keys(struct sg_signer *s, const struct sg_hsm_keyspec *specs, size
 			st.pub_len = 0;
 		status[i] = st;
 	}
-	qsort(inv->keys, inv->n, sizeof(*inv->keys), sg_key_cmp);
+	if (inv->n > 1)
+		qsort(inv->keys, inv->n, sizeof(*inv->keys), sg_key_cmp);
 	pthread_rwlock_wrlock(&s->inv_lock);
 	old = s->inv;
 	s->inv = inv;
@@ -713,7 +716,7 @@ sg_ctx_params(EVP_PKEY_CTX *c, const struct sg_key *k, enum sg_pad pad, const EV
 {
 	if (k->rsa) {
 		if (EVP_PKEY_CTX_set_rsa_padding(c, pad == SG_PAD_PSS ? RSA_PKCS1_PSS_PADDING
-								      : RSA_PKCS1_PADDING) <= 0)
+		                                                      : RSA_PKCS1_PADDING) <= 0)
 			return -1;
 	}
 	/* For RSA PKCS#1 v1.5 the digest makes OpenSSL build the DigestInfo;
@@ -731,7 +734,7 @@ sg_ctx_params(EVP_PKEY_CTX *c, const struct sg_key *k, enum sg_pad pad, const EV
 /* Prepares c for (inv, idx, hash, pad); inv is referenced by the cache on success. */
 static int
 sg_cache_prepare(struct sg_sign_cache *c, struct sg_inv *inv, size_t idx, enum sg_hash hash,
-		 enum sg_pad pad)
+                 enum sg_pad pad)
 {
 	const struct sg_key *k = &inv->keys[idx];
 	const EVP_MD *md = sg_hash_md(hash);
@@ -759,7 +762,7 @@ fail:
 
 static int
 sg_sign_with(struct sg_signer *s, struct sg_sign_cache *c, const struct sg_hsm_sign_req *req,
-	     struct sg_hsm_sign_rep *rep)
+             struct sg_hsm_sign_rep *rep)
 {
 	struct sg_inv *inv = NULL;
 	const struct sg_key *k;
@@ -800,14 +803,14 @@ sg_sign_with(struct sg_signer *s, struct sg_sign_cache *c, const struct sg_hsm_s
 	}
 	if ((r = sg_cache_prepare(c, inv, idx, req->hash, req->pad)) != 0) {
 		sg_error("signer: key %s: cannot set up signing: %s", k->name,
-			 sg_ossl_err(err, sizeof(err)));
+		         sg_ossl_err(err, sizeof(err)));
 		goto out;
 	}
 	siglen = sizeof(rep->sig);
 	if (EVP_PKEY_sign(c->sctx, rep->sig, &siglen, req->digest, req->digest_len) <= 0 ||
 	    siglen == 0 || siglen > sizeof(rep->sig)) {
 		sg_error("signer: key %s: the token did not sign: %s", k->name,
-			 sg_ossl_err(err, sizeof(err)));
+		         sg_ossl_err(err, sizeof(err)));
 		sg_cache_release(c);
 		r = SG_ERR_HSM;
 		goto out;
@@ -815,8 +818,8 @@ sg_sign_with(struct sg_signer *s, struct sg_sign_cache *c, const struct sg_hsm_s
 	if (c->vctx != NULL &&
 	    EVP_PKEY_verify(c->vctx, rep->sig, siglen, req->digest, req->digest_len) != 1) {
 		sg_error("signer: key %s: signature failed verification with the public key; "
-			 "withheld: %s",
-			 k->name, sg_ossl_err(err, sizeof(err)));
+		         "withheld: %s",
+		         k->name, sg_ossl_err(err, sizeof(err)));
 		sg_wipe(rep->sig, siglen);
 		sg_cache_release(c);
 		r = SG_ERR_SELF_VERIFY;
@@ -831,8 +834,7 @@ out:
 }
 
 int
-sg_signer_sign(struct sg_signer *s, const struct sg_hsm_sign_req *req,
-	       struct sg_hsm_sign_rep *rep)
+sg_signer_sign(struct sg_signer *s, const struct sg_hsm_sign_req *req, struct sg_hsm_sign_rep *rep)
 {
 	struct sg_sign_cache c;
 	int r;
@@ -897,7 +899,7 @@ sg_wait(struct sg_signer *s, void *sock)
 
 static void
 sg_worker_handle(struct sg_signer *s, struct sg_sign_cache *c, msgpack_sbuffer *sb, void *out,
-		 const void *buf, size_t len, int multi)
+                 const void *buf, size_t len, int multi)
 {
 	struct sg_hsm_sign_req req;
 	struct sg_hsm_sign_rep rep;
@@ -909,11 +911,11 @@ sg_worker_handle(struct sg_signer *s, struct sg_sign_cache *c, msgpack_sbuffer *
 	if (r != 0) {
 		if (sg_hsm_peek_seq(buf, len, &seq) != 0) {
 			sg_warn("signer: dropped a malformed message of %zu bytes (%s)", len,
-				sg_err_name(r));
+			        sg_err_name(r));
 			return;
 		}
 		sg_warn("signer: malformed sign request seq %llu (%s)", (unsigned long long)seq,
-			sg_err_name(r));
+		        sg_err_name(r));
 		rep.seq = seq;
 		rep.err = SG_ERR_MALFORMED;
 	} else {
@@ -921,12 +923,12 @@ sg_worker_handle(struct sg_signer *s, struct sg_sign_cache *c, msgpack_sbuffer *
 	}
 	if (sg_hsm_encode_sign_rep(sb, &rep) != 0) {
 		sg_error("signer: cannot encode the reply to seq %llu",
-			 (unsigned long long)rep.seq);
+		         (unsigned long long)rep.seq);
 		return;
 	}
 	if (zmq_send(out, sb->data, sb->size, 0) < 0 && errno != ETERM)
 		sg_error("signer: reply to seq %llu dropped: %s", (unsigned long long)rep.seq,
-			 zmq_strerror(errno));
+		         zmq_strerror(errno));
 }
 
 static void *
@@ -953,8 +955,7 @@ sg_worker_main(void *arg)
 				sg_error("signer: receive: %s", zmq_strerror(errno));
 			break;
 		}
-		sg_worker_handle(t->s, &cache, &sb, t->out, zmq_msg_data(&m), zmq_msg_size(&m),
-				 rc);
+		sg_worker_handle(t->s, &cache, &sb, t->out, zmq_msg_data(&m), zmq_msg_size(&m), rc);
 	}
 	zmq_msg_close(&m);
 	sg_cache_release(&cache);
@@ -966,8 +967,8 @@ sg_worker_main(void *arg)
 }
 
 static void
-sg_control_handle(struct sg_signer *s, msgpack_sbuffer *sb, void *sock, const void *buf,
-		  size_t len, int multi)
+sg_control_handle(struct sg_signer *s, msgpack_sbuffer *sb, void *sock, const void *buf, size_t len,
+                  int multi)
 {
 	struct sg_hsm_keys_req req;
 	struct sg_hsm_keys_rep rep;
@@ -1051,7 +1052,7 @@ sg_socket(void *zctx, int type, const char *ep, int64_t maxmsg)
 
 int
 sg_signer_serve_start(struct sg_signer *s, void *zctx, const char *req_ep, const char *rep_ep,
-		      const char *ctl_ep)
+                      const char *ctl_ep)
 {
 	struct sg_thread *th = NULL;
 	size_t i, n, started = 0;
@@ -1087,8 +1088,8 @@ sg_signer_serve_start(struct sg_signer *s, void *zctx, const char *req_ep, const
 	atomic_store(&s->stop, 0);
 	for (started = 0; started < n; started++) {
 		if (pthread_create(&th[started].tid, NULL,
-				   th[started].control ? sg_control_main : sg_worker_main,
-				   &th[started]) != 0) {
+		                   th[started].control ? sg_control_main : sg_worker_main,
+		                   &th[started]) != 0) {
 			sg_error("signer: cannot start a service thread");
 			r = SG_ERR_INTERNAL;
 			goto out;

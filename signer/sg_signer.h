@@ -49,7 +49,7 @@ struct sg_signer;
  * why (why_len bytes) explains a failure; it never contains the PIN.
  */
 int sg_signer_open(const struct sg_signer_config *cfg, struct sg_signer **out, char *why,
-		   size_t why_len);
+                   size_t why_len);
 
 /* Stops the service if running, closes sessions, logs out, unloads; NULL-safe. */
 void sg_signer_close(struct sg_signer *s);
@@ -67,7 +67,7 @@ void sg_signer_close(struct sg_signer *s);
  * the URI), SG_ERR_DUPLICATE_FIELD (name listed twice), SG_ERR_HSM.
  */
 int sg_signer_set_keys(struct sg_signer *s, const struct sg_hsm_keyspec *specs, size_t n,
-		       struct sg_hsm_key_status *status);
+                       struct sg_hsm_key_status *status);
 
 /*
  * Signs req->digest with req->key and verifies the result; thread-safe.
@@ -77,7 +77,7 @@ int sg_signer_set_keys(struct sg_signer *s, const struct sg_hsm_keyspec *specs, 
  * (salt length = hash length, MGF1 with the same hash).
  */
 int sg_signer_sign(struct sg_signer *s, const struct sg_hsm_sign_req *req,
-		   struct sg_hsm_sign_rep *rep);
+                   struct sg_hsm_sign_rep *rep);
 
 /*
  * Starts the service on a ZeroMQ context: each of cfg->workers threads
@@ -87,8 +87,8 @@ int sg_signer_sign(struct sg_signer *s, const struct sg_hsm_sign_req *req,
  * this call).  Returns 0, SG_ERR_BUSY (already serving), SG_ERR_CONFIG (an
  * endpoint cannot be connected) or SG_ERR_INVALID_ARG.
  */
-int sg_signer_serve_start(struct sg_signer *s, void *zctx, const char *req_ep,
-			  const char *rep_ep, const char *ctl_ep);
+int sg_signer_serve_start(struct sg_signer *s, void *zctx, const char *req_ep, const char *rep_ep,
+                          const char *ctl_ep);
 
 /* Stops and joins the service threads (they exit when the context terminates
  * or when asked); NULL-safe. */

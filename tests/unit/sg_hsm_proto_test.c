@@ -45,8 +45,9 @@ mp_bin(struct mp *m, const unsigned char *b, size_t n)
 	msgpack_pack_bin_body(&m->pk, b, n);
 }
 
-static const unsigned char d32[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-				      17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+static const unsigned char d32[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                      12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                                      23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 /* Packs [1, seq, key, hash, pad, digest] with one field replaced by "bad". */
 static void
@@ -173,7 +174,7 @@ test_sign_req_malformed(void **state)
 		mp_init(&m);
 		pack_sign_req(&m, which, 6);
 		assert_int_equal(sg_hsm_decode_sign_req(m.sb.data, m.sb.size, &back),
-				 SG_ERR_MALFORMED);
+		                 SG_ERR_MALFORMED);
 		mp_done(&m);
 	}
 	/* a bad field after seq still lets the seq be read for the error reply */
@@ -233,15 +234,15 @@ test_sign_req_malformed(void **state)
 	msgpack_pack_uint8(&m.pk, 1);
 	assert_int_equal(sg_hsm_decode_sign_req(m.sb.data, m.sb.size, &back), SG_ERR_MALFORMED);
 	mp_done(&m);
-	assert_int_equal(sg_hsm_decode_sign_req("\x96\x01\x01\xd4\x00\x00\x01\x00\xc4\x00", 10,
-						&back),
-			 SG_ERR_MALFORMED);
+	assert_int_equal(
+	    sg_hsm_decode_sign_req("\x96\x01\x01\xd4\x00\x00\x01\x00\xc4\x00", 10, &back),
+	    SG_ERR_MALFORMED);
 	assert_int_equal(sg_hsm_decode_sign_req("", 0, &back), SG_ERR_MALFORMED);
 	assert_int_equal(sg_hsm_decode_sign_req(NULL, 4, &back), SG_ERR_MALFORMED);
 	/* a claimed length beyond the frame (bin32 of 4 GiB) */
-	assert_int_equal(sg_hsm_decode_sign_req("\x96\x01\x01\xa1k\x01\x00\xc6\xff\xff\xff\xff",
-						12, &back),
-			 SG_ERR_MALFORMED);
+	assert_int_equal(
+	    sg_hsm_decode_sign_req("\x96\x01\x01\xa1k\x01\x00\xc6\xff\xff\xff\xff", 12, &back),
+	    SG_ERR_MALFORMED);
 }
 
 static void
@@ -256,7 +257,7 @@ test_too_large(void **state)
 	assert_non_null(big);
 	assert_int_equal(sg_hsm_decode_sign_req(big, SG_HSM_MAX_MSG + 1, &req), SG_ERR_TOO_LARGE);
 	assert_int_equal(sg_hsm_decode_keys_req(big, SG_HSM_MAX_KEYS_MSG + 1, &kreq),
-			 SG_ERR_TOO_LARGE);
+	                 SG_ERR_TOO_LARGE);
 	assert_null(kreq.specs);
 	free(big);
 }
@@ -308,8 +309,8 @@ test_sign_rep(void **state)
 		static const struct {
 			int64_t err;
 			size_t sig;
-		} bad[] = {{-9, 0}, {3, 0}, {SG_ERR_HSM, 4}, {0, 0}, {0, SG_SIG_MAX + 1},
-			   {-1000000, 0}};
+		} bad[] = {{-9, 0},      {3, 0}, {SG_ERR_HSM, 4}, {0, 0}, {0, SG_SIG_MAX + 1},
+		           {-1000000, 0}};
 		unsigned char sig[SG_SIG_MAX + 1];
 
 		memset(sig, 1, sizeof(sig));
@@ -321,7 +322,7 @@ test_sign_rep(void **state)
 			msgpack_pack_int64(&m.pk, bad[i].err);
 			mp_bin(&m, sig, bad[i].sig);
 			assert_int_equal(sg_hsm_decode_sign_rep(m.sb.data, m.sb.size, &back),
-					 SG_ERR_MALFORMED);
+			                 SG_ERR_MALFORMED);
 			mp_done(&m);
 		}
 	}
@@ -339,8 +340,7 @@ test_sign_rep(void **state)
 }
 
 static void
-fill_spec(struct sg_hsm_keyspec *k, const char *name, const char *uri, enum sg_keyalg alg,
-	  int sv)
+fill_spec(struct sg_hsm_keyspec *k, const char *name, const char *uri, enum sg_keyalg alg, int sv)
 {
 	memset(k, 0, sizeof(*k));
 	strcpy(k->name, name);
@@ -359,7 +359,7 @@ test_keys_req(void **state)
 
 	(void)state;
 	fill_spec(&specs[0], "ec", "pkcs11:token=t;object=ec256;type=private", SG_KEYALG_EC_P256,
-		  0);
+	          0);
 	fill_spec(&specs[1], "rsa", "label:rsa2048", SG_KEYALG_RSA_2048, 1);
 	msgpack_sbuffer_init(&sb);
 	assert_int_equal(sg_hsm_encode_keys_req(&sb, &req), 0);
@@ -455,7 +455,7 @@ test_keys_req_malformed(void **state)
 		mp_init(&m);
 		keys_req_one(&m, v);
 		assert_int_equal(sg_hsm_decode_keys_req(m.sb.data, m.sb.size, &back),
-				 SG_ERR_MALFORMED);
+		                 SG_ERR_MALFORMED);
 		assert_null(back.specs);
 		mp_done(&m);
 	}
@@ -487,7 +487,7 @@ test_keys_req_malformed(void **state)
 			msgpack_pack_false(&m.pk);
 		}
 		assert_int_equal(sg_hsm_decode_keys_req(m.sb.data, m.sb.size, &back),
-				 extra ? SG_ERR_MALFORMED : 0);
+		                 extra ? SG_ERR_MALFORMED : 0);
 		if (!extra)
 			assert_int_equal(back.n, SG_MAX_KEYS);
 		sg_hsm_keys_req_clear(&back);
@@ -568,7 +568,7 @@ test_keys_rep(void **state)
 		msgpack_pack_uint8(&m.pk, 1);
 		mp_bin(&m, pub, sizeof(pub));
 		assert_int_equal(sg_hsm_decode_keys_rep(m.sb.data, m.sb.size, &back),
-				 SG_ERR_MALFORMED);
+		                 SG_ERR_MALFORMED);
 		assert_null(back.keys);
 		mp_done(&m);
 	}
@@ -601,10 +601,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sign_req_roundtrip), cmocka_unit_test(test_sign_req_malformed),
-		cmocka_unit_test(test_too_large),          cmocka_unit_test(test_sign_rep),
-		cmocka_unit_test(test_keys_req),           cmocka_unit_test(test_keys_req_malformed),
-		cmocka_unit_test(test_keys_rep),           cmocka_unit_test(test_peek),
+	    cmocka_unit_test(test_sign_req_roundtrip), cmocka_unit_test(test_sign_req_malformed),
+	    cmocka_unit_test(test_too_large),          cmocka_unit_test(test_sign_rep),
+	    cmocka_unit_test(test_keys_req),           cmocka_unit_test(test_keys_req_malformed),
+	    cmocka_unit_test(test_keys_rep),           cmocka_unit_test(test_peek),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,17 +18,18 @@ test_full_uri(void **state)
 	char why[SG_WHY_MAX];
 
 	(void)state;
-	assert_int_equal(sg_p11uri_parse("pkcs11:token=signet%20prod;manufacturer=SoftHSM%20project;"
-					 "model=SoftHSM%20v2;serial=9a52;object=ci-release;"
-					 "id=%01%02%ff;type=private;library-manufacturer=SoftHSM;"
-					 "library-description=Implementation;library-version=2.6",
-					 &u, why),
-			 0);
+	assert_int_equal(
+	    sg_p11uri_parse("pkcs11:token=signet%20prod;manufacturer=SoftHSM%20project;"
+	                    "model=SoftHSM%20v2;serial=9a52;object=ci-release;"
+	                    "id=%01%02%ff;type=private;library-manufacturer=SoftHSM;"
+	                    "library-description=Implementation;library-version=2.6",
+	                    &u, why),
+	    0);
 	assert_int_equal(u.have, SG_P11URI_HAVE_TOKEN | SG_P11URI_HAVE_MANUFACTURER |
-					 SG_P11URI_HAVE_MODEL | SG_P11URI_HAVE_SERIAL |
-					 SG_P11URI_HAVE_OBJECT | SG_P11URI_HAVE_ID |
-					 SG_P11URI_HAVE_TYPE | SG_P11URI_HAVE_LIB_MANUFACTURER |
-					 SG_P11URI_HAVE_LIB_DESCRIPTION | SG_P11URI_HAVE_LIB_VERSION);
+	                             SG_P11URI_HAVE_MODEL | SG_P11URI_HAVE_SERIAL |
+	                             SG_P11URI_HAVE_OBJECT | SG_P11URI_HAVE_ID |
+	                             SG_P11URI_HAVE_TYPE | SG_P11URI_HAVE_LIB_MANUFACTURER |
+	                             SG_P11URI_HAVE_LIB_DESCRIPTION | SG_P11URI_HAVE_LIB_VERSION);
 	assert_string_equal(u.token, "signet prod");
 	assert_string_equal(u.manufacturer, "SoftHSM project");
 	assert_string_equal(u.model, "SoftHSM v2");
@@ -82,14 +83,14 @@ test_pin_refused(void **state)
 
 	(void)state;
 	assert_int_equal(sg_p11uri_parse("pkcs11:object=a?pin-value=s3cr3tPIN", &u, why),
-			 SG_ERR_DENIED);
+	                 SG_ERR_DENIED);
 	assert_null(strstr(why, "s3cr3tPIN"));
 	assert_int_equal(sg_p11uri_parse("pkcs11:object=a;pin-value=s3cr3tPIN", &u, why),
-			 SG_ERR_DENIED);
+	                 SG_ERR_DENIED);
 	assert_null(strstr(why, "s3cr3tPIN"));
-	assert_int_equal(sg_p11uri_parse("pkcs11:object=a?module-name=x&pin-source=file:/p", &u,
-					 why),
-			 SG_ERR_DENIED);
+	assert_int_equal(
+	    sg_p11uri_parse("pkcs11:object=a?module-name=x&pin-source=file:/p", &u, why),
+	    SG_ERR_DENIED);
 	/* before anything else, even if the path is malformed */
 	assert_int_equal(sg_p11uri_parse("pkcs11:bogus;;pin-value=1234", &u, why), SG_ERR_DENIED);
 	assert_int_equal(sg_p11uri_parse("pkcs11:object=a?pin-value", &u, why), SG_ERR_DENIED);
@@ -103,14 +104,14 @@ test_refused_shapes(void **state)
 
 	(void)state;
 	assert_int_equal(sg_p11uri_parse("pkcs11:object=a?module-path=/tmp/evil.so", &u, why),
-			 SG_ERR_UNKNOWN_FIELD);
+	                 SG_ERR_UNKNOWN_FIELD);
 	assert_int_equal(sg_p11uri_parse("pkcs11:slot-id=3", &u, why), SG_ERR_UNKNOWN_FIELD);
 	assert_non_null(strstr(why, "slot-id"));
 	assert_int_equal(sg_p11uri_parse("pkcs11:Object=a", &u, why), SG_ERR_UNKNOWN_FIELD);
 	assert_int_equal(sg_p11uri_parse("pkcs11:object=a;object=b", &u, why),
-			 SG_ERR_DUPLICATE_FIELD);
+	                 SG_ERR_DUPLICATE_FIELD);
 	assert_int_equal(sg_p11uri_parse("pkcs11:id=%01;token=t;id=%02", &u, why),
-			 SG_ERR_DUPLICATE_FIELD);
+	                 SG_ERR_DUPLICATE_FIELD);
 	assert_int_equal(sg_p11uri_parse("pkcs11:object=", &u, why), SG_ERR_INVALID_ARG);
 	assert_int_equal(sg_p11uri_parse("pkcs11:id=", &u, why), SG_ERR_INVALID_ARG);
 	assert_int_equal(sg_p11uri_parse("pkcs11:object", &u, why), SG_ERR_INVALID_ARG);
@@ -131,11 +132,10 @@ test_refused_shapes(void **state)
 	assert_int_equal(u.id_len, 2);
 	assert_int_equal(sg_p11uri_parse("pkcs11:type=secret", &u, why), SG_ERR_INVALID_ARG);
 	assert_int_equal(sg_p11uri_parse("pkcs11:library-version=1.2.3", &u, why),
-			 SG_ERR_INVALID_ARG);
+	                 SG_ERR_INVALID_ARG);
 	assert_int_equal(sg_p11uri_parse("pkcs11:library-version=256", &u, why),
-			 SG_ERR_INVALID_ARG);
-	assert_int_equal(sg_p11uri_parse("pkcs11:library-version=.1", &u, why),
-			 SG_ERR_INVALID_ARG);
+	                 SG_ERR_INVALID_ARG);
+	assert_int_equal(sg_p11uri_parse("pkcs11:library-version=.1", &u, why), SG_ERR_INVALID_ARG);
 	assert_int_equal(sg_p11uri_parse("file:///etc/passwd", &u, why), SG_ERR_INVALID_ARG);
 	assert_int_equal(sg_p11uri_parse("ec256", &u, why), SG_ERR_INVALID_ARG);
 	assert_int_equal(sg_p11uri_parse("label:", &u, why), SG_ERR_INVALID_ARG);
@@ -194,9 +194,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_uri),      cmocka_unit_test(test_minimal_and_label),
-		cmocka_unit_test(test_pin_refused),   cmocka_unit_test(test_refused_shapes),
-		cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_full_uri),    cmocka_unit_test(test_minimal_and_label),
+	    cmocka_unit_test(test_pin_refused), cmocka_unit_test(test_refused_shapes),
+	    cmocka_unit_test(test_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,11 +49,11 @@ static const struct {
 	const char *uri;
 	enum sg_keyalg alg;
 } g_keys[K_N] = {
-	{"ec256", "label:ec256", SG_KEYALG_EC_P256},
-	{"ec384", "pkcs11:token=signet-test;object=ec384;type=private", SG_KEYALG_EC_P384},
-	{"rsa2048", "pkcs11:id=%03", SG_KEYALG_RSA_2048},
-	{"rsa3072", "pkcs11:token=signet-test;manufacturer=SoftHSM%20project;id=%04",
-	 SG_KEYALG_RSA_3072},
+    {"ec256", "label:ec256", SG_KEYALG_EC_P256},
+    {"ec384", "pkcs11:token=signet-test;object=ec384;type=private", SG_KEYALG_EC_P384},
+    {"rsa2048", "pkcs11:id=%03", SG_KEYALG_RSA_2048},
+    {"rsa3072", "pkcs11:token=signet-test;manufacturer=SoftHSM%20project;id=%04",
+     SG_KEYALG_RSA_3072},
 };
 
 struct fix {
@@ -185,8 +185,8 @@ fix_teardown(void **state)
 
 /* Independent verification with OpenSSL: 1 valid, 0 not. */
 static int
-ossl_verify(EVP_PKEY *pub, enum sg_hash hash, enum sg_pad pad, const unsigned char *dg,
-	    size_t dlen, const unsigned char *sig, size_t slen)
+ossl_verify(EVP_PKEY *pub, enum sg_hash hash, enum sg_pad pad, const unsigned char *dg, size_t dlen,
+            const unsigned char *sig, size_t slen)
 {
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pub, NULL);
 	const EVP_MD *md = sg_hash_md(hash);
@@ -197,7 +197,8 @@ ossl_verify(EVP_PKEY *pub, enum sg_hash hash, enum sg_pad pad, const unsigned ch
 	if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA) {
 		if (pad == SG_PAD_PSS) {
 			assert_true(EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PSS_PADDING) > 0);
-			assert_true(EVP_PKEY_CTX_set_rsa_pss_saltlen(c, (int)sg_hash_len(hash)) > 0);
+			assert_true(EVP_PKEY_CTX_set_rsa_pss_saltlen(c, (int)sg_hash_len(hash)) >
+			            0);
 			assert_true(EVP_PKEY_CTX_set_rsa_mgf1_md(c, md) > 0);
 		} else {
 			assert_true(EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) > 0);
@@ -257,9 +258,9 @@ test_open_errors(void **state)
 	/* module not listed (the list names other modules, one not installed) */
 	snprintf(path, sizeof(path), "%s/other.allow", g_dir);
 	write_file(path,
-		   "/usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so\n/opt/none/libx.so\n"
-		   "#" MODULE "\n/usr/lib/softhsm/libsofthsm2.so.bak\n",
-		   0600);
+	           "/usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so\n/opt/none/libx.so\n"
+	           "#" MODULE "\n/usr/lib/softhsm/libsofthsm2.so.bak\n",
+	           0600);
 	c.allowlist = path;
 	assert_int_equal(sg_signer_open(&c, &s, why, sizeof(why)), SG_ERR_MODULE_NOT_ALLOWED);
 	assert_null(s);
@@ -379,7 +380,7 @@ test_set_keys_statuses(void **state)
 	mkreq(&req, 1, "rsa", SG_HASH_SHA256, SG_PAD_PKCS1);
 	assert_int_equal(sg_signer_sign(f->s, &req, &rep), 0);
 	assert_true(ossl_verify(f->pub[K_RSA2048], req.hash, req.pad, req.digest, req.digest_len,
-				rep.sig, rep.sig_len));
+	                        rep.sig, rep.sig_len));
 	mkreq(&req, 2, "missing", SG_HASH_SHA256, SG_PAD_NONE);
 	assert_int_equal(sg_signer_sign(f->s, &req, &rep), SG_ERR_UNKNOWN_KEY);
 	mkreq(&req, 3, "rsa2048", SG_HASH_SHA256, SG_PAD_NONE); /* from the old inventory */
@@ -424,7 +425,7 @@ test_sign_every_key(void **state)
 				seq++;
 				if (rsa) {
 					assert_int_equal(rep.sig_len,
-							 (size_t)EVP_PKEY_get_size(f->pub[k]));
+					                 (size_t)EVP_PKEY_get_size(f->pub[k]));
 				} else {
 					/* DER ECDSA-Sig-Value, nothing after it */
 					p = rep.sig;
@@ -432,21 +433,21 @@ test_sign_every_key(void **state)
 					assert_non_null(es);
 					assert_ptr_equal(p, rep.sig + rep.sig_len);
 					ECDSA_SIG_free(es);
-					assert_true(rep.sig_len <= sg_keyalg_sig_max(g_keys[k].alg));
+					assert_true(rep.sig_len <=
+					            sg_keyalg_sig_max(g_keys[k].alg));
 				}
 				assert_true(ossl_verify(f->pub[k], req.hash, pad, req.digest,
-							req.digest_len, rep.sig, rep.sig_len));
+				                        req.digest_len, rep.sig, rep.sig_len));
 				/* the check can fail: another digest does not verify */
 				req.digest[0] ^= 1;
 				assert_false(ossl_verify(f->pub[k], req.hash, pad, req.digest,
-							 req.digest_len, rep.sig, rep.sig_len));
+				                         req.digest_len, rep.sig, rep.sig_len));
 				/* and PSS is not PKCS#1 v1.5 */
 				if (rsa)
-					assert_false(ossl_verify(f->pub[k], req.hash,
-								 pad == SG_PAD_PSS ? SG_PAD_PKCS1
-										   : SG_PAD_PSS,
-								 req.digest, req.digest_len,
-								 rep.sig, rep.sig_len));
+					assert_false(ossl_verify(
+					    f->pub[k], req.hash,
+					    pad == SG_PAD_PSS ? SG_PAD_PKCS1 : SG_PAD_PSS,
+					    req.digest, req.digest_len, rep.sig, rep.sig_len));
 				count++;
 			}
 		}
@@ -520,7 +521,7 @@ test_self_verify(void **state)
 	assert_int_equal(sg_signer_sign(f->s, &req, &rep), 0);
 	assert_true(rep.sig_len > 0);
 	assert_false(ossl_verify(wrong, req.hash, req.pad, req.digest, req.digest_len, rep.sig,
-				 rep.sig_len));
+	                         rep.sig_len));
 	EVP_PKEY_free(wrong);
 }
 
@@ -555,7 +556,7 @@ sign_thread_main(void *arg)
 		RAND_bytes(req.digest, 32);
 		if (sg_signer_sign(t->f->s, &req, &rep) != 0 || rep.seq != req.seq ||
 		    !ossl_verify(t->f->pub[k], req.hash, req.pad, req.digest, req.digest_len,
-				 rep.sig, rep.sig_len))
+		                 rep.sig, rep.sig_len))
 			return NULL;
 	}
 	t->ok = 1;
@@ -640,12 +641,12 @@ test_service(void **state)
 	z = zmq_ctx_new();
 	assert_non_null(z);
 	/* the signer connects before the front binds: fine for inproc in libzmq 4.3 */
-	assert_int_equal(sg_signer_serve_start(f->s, z, "inproc://t-req", "inproc://t-rep",
-					       "inproc://t-ctl"),
-			 0);
-	assert_int_equal(sg_signer_serve_start(f->s, z, "inproc://t-req", "inproc://t-rep",
-					       "inproc://t-ctl"),
-			 SG_ERR_BUSY);
+	assert_int_equal(
+	    sg_signer_serve_start(f->s, z, "inproc://t-req", "inproc://t-rep", "inproc://t-ctl"),
+	    0);
+	assert_int_equal(
+	    sg_signer_serve_start(f->s, z, "inproc://t-req", "inproc://t-rep", "inproc://t-ctl"),
+	    SG_ERR_BUSY);
 	push = zmq_socket(z, ZMQ_PUSH);
 	pull = zmq_socket(z, ZMQ_PULL);
 	ctl = zmq_socket(z, ZMQ_REQ);
@@ -690,7 +691,11 @@ test_service(void **state)
 	}
 	/* garbage (dropped), a bad request with a readable seq, an unknown key */
 	zmq_send(push, "\xc1garbage", 8, 0);
-	zmq_send(push, "\x96\x01\x28\xa3" "a b" "\x01\x00\xc4\x00", 11, 0); /* seq 40 */
+	zmq_send(push,
+	         "\x96\x01\x28\xa3"
+	         "a b"
+	         "\x01\x00\xc4\x00",
+	         11, 0); /* seq 40 */
 	mkreq(&reqs[NREQ + 1], NREQ + 1, "svc-none", SG_HASH_SHA256, SG_PAD_PSS);
 	assert_int_equal(sg_hsm_encode_sign_req(&sb, &reqs[NREQ + 1]), 0);
 	zsend(push, &sb);
@@ -710,7 +715,7 @@ test_service(void **state)
 
 			assert_int_equal(rep.err, 0);
 			assert_true(ossl_verify(pub[rep.seq % 2], q->hash, q->pad, q->digest,
-						q->digest_len, rep.sig, rep.sig_len));
+			                        q->digest_len, rep.sig, rep.sig_len));
 		}
 	}
 	/* nothing else comes (the garbage was dropped) */
@@ -729,17 +734,17 @@ test_service(void **state)
 	assert_int_equal(zmq_ctx_term(z), 0);
 
 	z = zmq_ctx_new();
-	assert_int_equal(sg_signer_serve_start(f->s, z, "inproc://u-req", "inproc://u-rep",
-					       "inproc://u-ctl"),
-			 0);
+	assert_int_equal(
+	    sg_signer_serve_start(f->s, z, "inproc://u-req", "inproc://u-rep", "inproc://u-ctl"),
+	    0);
 	/* zmq_ctx_term returns only once every signer socket is closed (ETERM) */
 	assert_int_equal(zmq_ctx_term(z), 0);
 	sg_signer_serve_stop(f->s);
 	/* a bad endpoint is an error of the call */
 	z = zmq_ctx_new();
-	assert_int_equal(sg_signer_serve_start(f->s, z, "bogus://x", "inproc://v-rep",
-					       "inproc://v-ctl"),
-			 SG_ERR_CONFIG);
+	assert_int_equal(
+	    sg_signer_serve_start(f->s, z, "bogus://x", "inproc://v-rep", "inproc://v-ctl"),
+	    SG_ERR_CONFIG);
 	assert_int_equal(zmq_ctx_term(z), 0);
 
 	EVP_PKEY_free(pub[0]);
@@ -751,13 +756,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_open_errors),
-		cmocka_unit_test_setup_teardown(test_set_keys_statuses, fix_setup, fix_teardown),
-		cmocka_unit_test_setup_teardown(test_sign_every_key, fix_setup, fix_teardown),
-		cmocka_unit_test_setup_teardown(test_sign_errors, fix_setup, fix_teardown),
-		cmocka_unit_test_setup_teardown(test_self_verify, fix_setup, fix_teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent, fix_setup, fix_teardown),
-		cmocka_unit_test_setup_teardown(test_service, fix_setup, fix_teardown),
+	    cmocka_unit_test(test_open_errors),
+	    cmocka_unit_test_setup_teardown(test_set_keys_statuses, fix_setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_sign_every_key, fix_setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_sign_errors, fix_setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_self_verify, fix_setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent, fix_setup, fix_teardown),
+	    cmocka_unit_test_setup_teardown(test_service, fix_setup, fix_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
