@@ -1,0 +1,120 @@
+/*
+ * sg_client_ops: the synchronous requests of libsignet (see signet.h): one
+ * request each, through the engine of sg_client.c, so they share its
+ * timeouts, resends and idempotency keys.
+ */
+#include "signet.h"
+#include "sg_client_priv.h"
+#include "sg_secret.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+signet_ping(struct signet_client *c, struct sg_ping_rep *out)
+{
+	struct sg_req req;
+	struct sg_rep rep;
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	req.op = SG_OP_PING;
+	if ((r = signet_client_call(c, &req, &rep)) != 0)
+		goto out;
+	if (out != NULL)
+		*out = rep.u.ping;
+	r = 0;
+out:
+	sg_rep_clear(&rep);
+	return r;
+}
+
+int
+signet_keys_list(struct signet_client *c, struct sg_key_info **keys, size_t *n)
+{
+	struct sg_req req;
+	struct sg_rep rep;
+	int r;
+
+	*keys = NULL;
+	*n = 0;
+	memset(&req, 0, sizeof(req));
+	req.op = SG_OP_KEYS_LIST;
+	if ((r = signet_client_call(c, &req, &rep)) != 0)
+		goto out;
+	/* The array was allocated by the decoder with calloc: hand it over. */
+	*keys = rep.u.keys.keys;
+	*n = rep.u.keys.n;
+	rep.u.keys.keys = NULL;
+	rep.u.keys.n = 0;
+	r = 0;
+out:
+	sg_rep_clear(&rep);
+	return r;
+}
+
+void
+signet_keys_free(struct sg_key_info *keys)
+{
+	free(keys);
+}
+
+const struct sg_key_info *
+signet_keys_find(const struct sg_key_info *keys, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n && keys != NULL; i++) {
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+/* 1 if a reply's padding answers the padding asked for. */
+static int
+sg_pad_matches(enum sg_pad asked, enum sg_keyalg alg, enum sg_pad got)
+{
+	if (asked != SG_PAD_NONE)
+		return got == asked;
+	/* Not asked: none for ECDSA, the RSA default (PKCS#1 v1.5) for RSA. */
+	return sg_keyalg_is_rsa(alg) ? (got == SG_PAD_PKCS1 || got == SG_PAD_NONE)
+	                             : got == SG_PAD_NONE;
+}
+
+int
+signet_sign_digest(struct signet_client *c, struct sg_sign_req *sreq, struct sg_sign_rep *out)
+{
+	struct sg_req req;
+	struct sg_rep rep;
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	memset(out, 0, sizeof(*out));
+	req.op = SG_OP_SIGN_DIGEST;
+	req.u.sign = *sreq;
+	r = signet_client_call(c, &req, &rep);
+	/* The caller keeps the idempotency key that was used, e.g. to log it. */
+	memcpy(sreq->idem, req.u.sign.idem, sizeof(sreq->idem));
+	sreq->idem_len = req.u.sign.idem_len;
+	if (r != 0)
+		goto out;
+	/* A reply for another key, hash or padding is not an answer to this request. */
+	if (strcmp(rep.u.sign.key, sreq->key) != 0 || rep.u.sign.hash != sreq->hash ||
+	    !sg_pad_matches(sreq->pad, rep.u.sign.alg, rep.u.sign.pad) || rep.u.sign.sig_len == 0) {
+		sg_client_seterr(
+		    c, "the reply names key %s, hash %s, padding %s: not what was asked",
+		    rep.u.sign.key,
+		    sg_hash_name(rep.u.sign.hash) != NULL ? sg_hash_name(rep.u.sign.hash) : "?",
+		    sg_pad_name(rep.u.sign.pad));
+		r = SG_ERR_MALFORMED;
+		goto out;
+	}
+	*out = rep.u.sign;
+	r = 0;
+out:
+	sg_rep_clear(&rep);
+	sg_wipe(&req, sizeof(req));
+	return r;
+}
