@@ -29,6 +29,8 @@
 #define SG_RID_MAX 256
 #define SG_CTL_TIMEOUT_MS 60000
 #define SG_DRAIN_LINGER_MS 2000
+#define SG_DRAIN_QUIET_MS 300 /* a drain ends after this long without a request... */
+#define SG_DRAIN_MAX_MS 30000 /* ...or after this long in all, once nothing is in flight */
 #define SG_EMPTY_SLOT UINT32_MAX
 
 enum sg_pend_state {
@@ -89,8 +91,18 @@ struct sg_front {
 	struct sg_wire_dec *dec;
 	msgpack_sbuffer sb;
 	int draining;
+	int64_t drain_start_ms, last_request_ms;
 	struct sg_front_stats st;
 };
+
+static int64_t
+sg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static struct sg_pending *
 sg_pend_at(struct sg_front *f, uint32_t index)
@@ -783,6 +795,7 @@ sg_front_on_request(struct sg_front *f)
 		goto out;
 	}
 	f->st.requests++;
+	f->last_request_ms = sg_now_ms();
 	if (zmq_msg_size(&rid) > SG_RID_MAX || (p = sg_pend_alloc(f)) == NULL) {
 		sg_drain_more(f->router);
 		sg_warn("too many requests in flight; dropped one from %s",
@@ -945,15 +958,29 @@ sg_front_on_signal(struct sg_front *f, int sigfd)
 	}
 }
 
+/*
+ * Stops accepting: new CURVE handshakes are refused by ZAP, requests on open
+ * connections are answered shutting_down, and what is in flight finishes.
+ * The sockets stay bound: unbinding would cut the open connections and lose
+ * the replies to requests already queued on them.
+ */
 static void
 sg_front_start_drain(struct sg_front *f)
 {
-	size_t i;
-
-	sg_info("stopping: no new connections, finishing %zu requests in flight", f->in_flight);
+	sg_info("stopping: refusing new connections, finishing %zu requests in flight",
+	        f->in_flight);
 	f->draining = 1;
-	for (i = 0; i < f->n_listen; i++)
-		zmq_unbind(f->router, f->listen[i]);
+	f->drain_start_ms = f->last_request_ms = sg_now_ms();
+}
+
+/* A drain ends once nothing is in flight and clients have fallen quiet. */
+static int
+sg_front_drained(const struct sg_front *f)
+{
+	int64_t now = sg_now_ms();
+
+	return f->in_flight == 0 && (now - f->last_request_ms >= SG_DRAIN_QUIET_MS ||
+	                             now - f->drain_start_ms >= SG_DRAIN_MAX_MS);
 }
 
 int
@@ -974,9 +1001,9 @@ sg_front_run(struct sg_front *f, int sigfd)
 	items[4].fd = sigfd;
 	items[4].events = ZMQ_POLLIN;
 	for (;;) {
-		if (f->draining && f->in_flight == 0)
+		if (f->draining && sg_front_drained(f))
 			break;
-		n = zmq_poll(items, 5, -1);
+		n = zmq_poll(items, 5, f->draining ? 50 : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1000,7 +1027,7 @@ sg_front_run(struct sg_front *f, int sigfd)
 			}
 		}
 		if (items[1].revents & ZMQ_POLLIN)
-			sg_zap_handle(f->zap, f->policy, &f->st.refused);
+			sg_zap_handle(f->zap, f->draining ? NULL : f->policy, &f->st.refused);
 		if (items[0].revents & ZMQ_POLLIN) {
 			int k;
 

@@ -86,6 +86,10 @@ sg_zap_handle(void *zap, const struct sg_policy *policy, uint64_t *refused)
 		sg_warn("refused a connection without CURVE authentication");
 		return sg_zap_reply(zap, frames[1], lens[1], "400", "CURVE required", "");
 	}
+	if (policy == NULL) {
+		(*refused)++;
+		return sg_zap_reply(zap, frames[1], lens[1], "400", "shutting down", "");
+	}
 	if ((c = sg_policy_client_by_pubkey(policy, (unsigned char *)frames[6])) == NULL) {
 		(*refused)++;
 		sg_zap_fingerprint((unsigned char *)frames[6], fp);

@@ -23,7 +23,8 @@
 void sg_zap_fingerprint(const unsigned char pub[32], char out[17]);
 
 /*
- * Answers one ZAP request waiting on the REP socket zap against policy.
+ * Answers one ZAP request waiting on the REP socket zap against policy
+ * (NULL while the daemon shuts down: every handshake is refused).
  * *refused is incremented for each refused handshake.  Returns 0, or a
  * negative SG_ERR_* on a socket error (a malformed ZAP request is answered
  * with status 500 and is not an error).
