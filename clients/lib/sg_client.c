@@ -498,7 +498,7 @@ sg_slot_expire(struct signet_client *c, struct sg_slot *s)
 		sg_slot_fail(c, s, SG_ERR_TIMEOUT,
 		             "connected to %s, but the CURVE handshake did not complete%s "
 		             "(wrong server_public_key, or this client's key is not authorised)",
-		             c->endpoint, c->hs_failed != 0 ? " (refused)" : "");
+		             c->endpoint, c->hs_failed != 0 ? " and failed" : "");
 	else if (s->lost > 0)
 		sg_slot_fail(c, s, SG_ERR_TIMEOUT,
 		             "no reply from %s: the connection was lost %u time(s) "

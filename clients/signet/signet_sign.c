@@ -1,0 +1,374 @@
+/*
+ * signet sign: hashes files locally (streaming, constant memory), has the
+ * appliance sign the digests (pipelined), checks each signature with the
+ * key's public key and writes FILE.sig atomically.
+ */
+#include "signet_cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define SIGN_DEFAULT_DEPTH 8
+
+struct sign_file {
+	const char *path;
+	const char *out; /* where the signature goes */
+	char *out_owned;
+	int err;
+	char msg[640];
+	unsigned char digest[SG_HASH_MAX_LEN];
+	size_t digest_len;
+	uint64_t size;
+	struct sg_sign_rep rep;
+};
+
+struct sign_ctx {
+	struct cli *cli;
+	struct sign_file *files;
+	size_t n;
+	const char *key;
+	enum sg_hash hash;
+	enum sg_pad pad;
+	const char *job;
+	int force;
+	struct sg_key_info info;
+	EVP_PKEY *pub;
+};
+
+static void
+sign_help(void)
+{
+	fputs("usage: signet sign FILE... --key NAME [--hash sha256|sha384|sha512]\n"
+	      "                   [--pad pkcs1|pss] [-o OUT] [--job ID] [--force] [--depth N]\n"
+	      "                   [--config FILE] [--json] [-v]\n"
+	      "\n"
+	      "Hashes each FILE locally and has the appliance sign the digest with key NAME;\n"
+	      "writes the raw signature (DER for ECDSA) to FILE.sig.\n"
+	      "\n"
+	      "  -k, --key NAME     key to sign with (see 'signet keys')\n"
+	      "  --hash ALG         sha256 (default), sha384 or sha512\n"
+	      "  --pad PAD          RSA padding: pkcs1 (default) or pss (salt = hash length)\n"
+	      "  -o, --output OUT   signature file (only with one FILE; default FILE.sig)\n"
+	      "  --job ID           CI job id for the audit log (default: $SIGNET_JOB_ID,\n"
+	      "                     then $CI_JOB_ID)\n"
+	      "  --force            replace existing signature files (default: refuse)\n"
+	      "  --depth N          signing requests in flight, 1..64 (default 8)\n"
+	      "  --config FILE      client configuration (default: $SIGNET_CONFIG)\n"
+	      "  --json             one JSON document on stdout\n"
+	      "  -v, --verbose      more messages on stderr\n",
+	      stdout);
+}
+
+/* The artifact name sent to the audit log: the file's base name, as valid UTF-8. */
+static void
+sign_artifact(const char *path, char *out, size_t max)
+{
+	const char *base = strrchr(path, '/');
+	size_t i;
+
+	base = base != NULL && base[1] != '\0' ? base + 1 : path;
+	snprintf(out, max + 1, "%s", base);
+	if (!sg_wire_utf8_valid((const unsigned char *)out, strlen(out))) {
+		for (i = 0; out[i] != '\0'; i++) {
+			if ((unsigned char)out[i] >= 0x80)
+				out[i] = '?';
+		}
+	}
+}
+
+static int
+sign_fill(void *arg, size_t i, struct sg_req *req)
+{
+	struct sign_ctx *x = arg;
+	struct sign_file *f = &x->files[i];
+	struct sg_sign_req *s = &req->u.sign;
+	int r;
+
+	if (f->err != 0)
+		return 1;
+	if ((r = signet_hash_file(f->path, x->hash, f->digest, &f->digest_len, &f->size)) != 0) {
+		f->err = r;
+		snprintf(f->msg, sizeof(f->msg), "%s",
+		         r == SG_ERR_NOT_FOUND ? "no such file"
+		         : r == SG_ERR_CHANGED ? "the file changed while it was being hashed"
+		         : r == SG_ERR_IO      ? "cannot read it (not a readable regular file)"
+		                               : sg_strerror(r));
+		return 1;
+	}
+	req->op = SG_OP_SIGN_DIGEST;
+	snprintf(s->key, sizeof(s->key), "%s", x->key);
+	s->hash = x->hash;
+	memcpy(s->digest, f->digest, f->digest_len);
+	s->digest_len = f->digest_len;
+	s->pad = x->pad;
+	sign_artifact(f->path, s->meta.artifact, SG_META_ARTIFACT_MAX);
+	s->meta.has_size = 1;
+	s->meta.size = f->size;
+	if (x->job != NULL)
+		snprintf(s->meta.job, sizeof(s->meta.job), "%s", x->job);
+	return 0;
+}
+
+static int
+sign_done(void *arg, size_t i, const struct sg_rep *rep)
+{
+	struct sign_ctx *x = arg;
+	struct sign_file *f = &x->files[i];
+	const struct sg_sign_rep *s = &rep->u.sign;
+	char why[512];
+	int r;
+
+	if (!rep->ok) {
+		f->err = rep->err < 0 ? rep->err : SG_ERR_INTERNAL;
+		snprintf(f->msg, sizeof(f->msg), "%s", rep->err_msg);
+		return 0;
+	}
+	if (strcmp(s->key, x->key) != 0 || s->hash != x->hash ||
+	    (x->pad != SG_PAD_NONE && s->pad != x->pad)) {
+		f->err = SG_ERR_MALFORMED;
+		snprintf(f->msg, sizeof(f->msg), "the appliance answered for another key or hash");
+		return 0;
+	}
+	/* Never write a signature that does not verify: openssl must say "Verified OK". */
+	if ((r = signet_verify_digest(x->pub, x->hash, s->pad, f->digest, f->digest_len, s->sig,
+	                              s->sig_len)) != 0) {
+		f->err = SG_ERR_SELF_VERIFY;
+		snprintf(f->msg, sizeof(f->msg),
+		         "the appliance's signature does not verify with the key's public key");
+		return 0;
+	}
+	f->rep = *s;
+	if ((r = cli_write_atomic(f->out, s->sig, s->sig_len, x->force, why, sizeof(why))) != 0) {
+		f->err = r;
+		snprintf(f->msg, sizeof(f->msg), "signed (audit record %llu) but not saved: %s",
+		         (unsigned long long)s->record, why);
+		return 0;
+	}
+	return 0;
+}
+
+static void
+sign_json(const struct sign_ctx *x, int ok)
+{
+	const struct sign_file *f;
+	size_t i;
+
+	printf("{\"ok\":%s,\"key\":", ok ? "true" : "false");
+	cli_json_str(stdout, x->key);
+	printf(",\"alg\":");
+	if (sg_keyalg_name(x->info.alg) != NULL)
+		cli_json_str(stdout, sg_keyalg_name(x->info.alg));
+	else
+		printf("null"); /* the appliance was not asked: every file failed locally */
+	printf(",\"hash\":");
+	cli_json_str(stdout, sg_hash_name(x->hash));
+	printf(",\"files\":[");
+	for (i = 0; i < x->n; i++) {
+		f = &x->files[i];
+		printf("%s{\"file\":", i > 0 ? "," : "");
+		cli_json_str(stdout, f->path);
+		printf(",\"ok\":%s", f->err == 0 ? "true" : "false");
+		if (f->err != 0) {
+			putchar(',');
+			cli_json_error(stdout, f->err, f->msg);
+			putchar('}');
+			continue;
+		}
+		printf(",\"signature_file\":");
+		cli_json_str(stdout, f->out);
+		printf(",\"size\":%llu,\"digest\":", (unsigned long long)f->size);
+		cli_json_hex(stdout, f->digest, f->digest_len);
+		printf(",\"pad\":");
+		cli_json_str(stdout, sg_pad_name(f->rep.pad));
+		printf(",\"signature\":");
+		(void)cli_json_b64(stdout, f->rep.sig, f->rep.sig_len);
+		printf(",\"receipt\":{\"record\":%llu,\"hash\":",
+		       (unsigned long long)f->rep.record);
+		cli_json_hex(stdout, f->rep.record_hash, sizeof(f->rep.record_hash));
+		printf("},\"replayed\":%s}", f->rep.replayed ? "true" : "false");
+	}
+	printf("]}\n");
+}
+
+int
+cli_cmd_sign(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"key", required_argument, NULL, 'k'},
+	    {"hash", required_argument, NULL, 'H'},
+	    {"pad", required_argument, NULL, 'P'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"job", required_argument, NULL, CLI_OPT_JOB},
+	    {"force", no_argument, NULL, CLI_OPT_FORCE},
+	    {"depth", required_argument, NULL, CLI_OPT_DEPTH},
+	    CLI_COMMON_LONGOPTS,
+	    {NULL, 0, NULL, 0},
+	};
+	struct sign_ctx x;
+	struct signet_client *c = NULL;
+	const char *output = NULL, *hash = "sha256", *pad = NULL;
+	unsigned long depth = SIGN_DEFAULT_DEPTH;
+	char *end;
+	struct stat st;
+	size_t i, len, todo = 0;
+	int ch, r, code = CLI_USAGE, worst;
+
+	memset(&x, 0, sizeof(x));
+	x.cli = cli;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":k:o:" CLI_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		switch (ch) {
+		case 'k':
+			x.key = optarg;
+			break;
+		case 'H':
+			hash = optarg;
+			break;
+		case 'P':
+			pad = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case CLI_OPT_JOB:
+			x.job = optarg;
+			break;
+		case CLI_OPT_FORCE:
+			x.force = 1;
+			break;
+		case CLI_OPT_DEPTH:
+			depth = strtoul(optarg, &end, 10);
+			if (*end != '\0' || depth < 1 || depth > 64)
+				return cli_usage(cli, "--depth must be 1..64");
+			break;
+		case 'h':
+			sign_help();
+			return CLI_OK;
+		default:
+			if (cli_common_opt(cli, ch, optarg))
+				break;
+			return cli_bad_opt(cli, argv);
+		}
+	}
+	x.n = (size_t)(argc - optind);
+	if (x.n == 0)
+		return cli_usage(cli, "no FILE to sign");
+	if (x.key == NULL)
+		return cli_usage(cli, "--key NAME is required");
+	if (!sg_wire_name_valid(x.key, strlen(x.key)))
+		return cli_usage(cli, "'%s' is not a valid key name", x.key);
+	if (output != NULL && x.n != 1)
+		return cli_usage(cli, "-o/--output needs exactly one FILE");
+	if (sg_hash_parse(hash, &x.hash) != 0)
+		return cli_usage(cli, "unknown hash '%s' (sha256, sha384 or sha512)", hash);
+	if (pad != NULL && (sg_pad_parse(pad, &x.pad) != 0 || x.pad == SG_PAD_NONE))
+		return cli_usage(cli, "unknown padding '%s' (pkcs1 or pss)", pad);
+	if (x.job == NULL)
+		x.job = getenv("SIGNET_JOB_ID");
+	if (x.job == NULL || x.job[0] == '\0')
+		x.job = getenv("CI_JOB_ID");
+	if (x.job != NULL && x.job[0] == '\0')
+		x.job = NULL;
+	if (x.job != NULL && (strlen(x.job) > SG_META_JOB_MAX ||
+	                      !sg_wire_utf8_valid((const unsigned char *)x.job, strlen(x.job))))
+		return cli_usage(cli, "the job id must be UTF-8 of at most %d bytes",
+		                 SG_META_JOB_MAX);
+	if ((x.files = calloc(x.n, sizeof(*x.files))) == NULL)
+		return cli_fail(cli, SG_ERR_NOMEM, "%s", sg_strerror(SG_ERR_NOMEM));
+
+	for (i = 0; i < x.n; i++) {
+		struct sign_file *f = &x.files[i];
+
+		f->path = argv[optind + (int)i];
+		if (output != NULL) {
+			f->out = output;
+		} else {
+			len = strlen(f->path) + 5;
+			if ((f->out_owned = malloc(len)) == NULL) {
+				code = cli_fail(cli, SG_ERR_NOMEM, "%s", sg_strerror(SG_ERR_NOMEM));
+				goto out;
+			}
+			snprintf(f->out_owned, len, "%s.sig", f->path);
+			f->out = f->out_owned;
+		}
+		/* Refuse early, before the appliance signs (and audits) for nothing. */
+		if (stat(f->path, &st) != 0) {
+			f->err = errno == ENOENT ? SG_ERR_NOT_FOUND : SG_ERR_IO;
+			snprintf(f->msg, sizeof(f->msg), "%s", strerror(errno));
+		} else if (!S_ISREG(st.st_mode)) {
+			f->err = SG_ERR_IO;
+			snprintf(f->msg, sizeof(f->msg), "not a regular file");
+		} else if (!x.force && access(f->out, F_OK) == 0) {
+			f->err = SG_ERR_IO;
+			snprintf(f->msg, sizeof(f->msg), "%s exists (use --force to replace it)",
+			         f->out);
+		} else {
+			todo++;
+		}
+	}
+	if (todo == 0)
+		goto report;
+
+	if ((r = cli_connect(cli, &c, &code)) != 0)
+		goto out;
+	if ((r = cli_find_key(cli, c, x.key, &x.info, &code)) != 0)
+		goto out;
+	if ((x.info.ops & (1u << SG_OP_SIGN_DIGEST)) == 0 ||
+	    (x.info.hashes & (1u << x.hash)) == 0) {
+		code = cli_fail(
+		    cli, SG_ERR_DENIED, "key '%s' does not allow %s %s for this client", x.key,
+		    (x.info.ops & (1u << SG_OP_SIGN_DIGEST)) ? "hash" : "signing with",
+		    (x.info.ops & (1u << SG_OP_SIGN_DIGEST)) ? sg_hash_name(x.hash) : "it");
+		goto out;
+	}
+	if (x.pad != SG_PAD_NONE && !sg_keyalg_is_rsa(x.info.alg)) {
+		code = cli_usage(cli, "--pad applies to RSA keys only; '%s' is %s", x.key,
+		                 sg_keyalg_name(x.info.alg));
+		goto out;
+	}
+	if ((r = signet_key_pubkey(&x.info, &x.pub)) != 0) {
+		code =
+		    cli_fail(cli, r, "the public key of '%s' in keys.list does not parse", x.key);
+		goto out;
+	}
+	if ((r = signet_client_pipeline(c, x.n, (unsigned)depth, sign_fill, sign_done, &x)) != 0) {
+		code = cli_fail(cli, r, "%s: %s", sg_strerror(r), signet_client_errmsg(c));
+		goto out;
+	}
+
+report:
+	worst = CLI_OK;
+	for (i = 0; i < x.n; i++) {
+		struct sign_file *f = &x.files[i];
+
+		if (f->err != 0) {
+			cli_msg(cli, "%s: %s: %s", f->path, sg_strerror(f->err), f->msg);
+			if (cli_exit_code(f->err) > worst)
+				worst = cli_exit_code(f->err);
+		} else if (!cli->json || cli->verbose) {
+			cli_msg(cli, "%s: signed with %s (%s%s%s), audit record %llu%s -> %s",
+			        f->path, x.key, sg_hash_name(x.hash),
+			        f->rep.pad != SG_PAD_NONE ? ", " : "",
+			        f->rep.pad != SG_PAD_NONE ? sg_pad_name(f->rep.pad) : "",
+			        (unsigned long long)f->rep.record,
+			        f->rep.replayed ? " (replayed)" : "", f->out);
+		}
+	}
+	if (cli->json)
+		sign_json(&x, worst == CLI_OK);
+	code = worst;
+out:
+	if (x.files != NULL) {
+		for (i = 0; i < x.n; i++)
+			free(x.files[i].out_owned);
+		free(x.files);
+	}
+	EVP_PKEY_free(x.pub);
+	signet_client_free(c);
+	return code;
+}
