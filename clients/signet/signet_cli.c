@@ -175,7 +175,11 @@ cli_find_key(const struct cli *cli, struct signet_client *c, const char *name,
 	}
 	if ((k = signet_keys_find(keys, n, name)) == NULL) {
 		r = SG_ERR_UNKNOWN_KEY;
-		*code = cli_fail(cli, r, "key '%s' is not available to this client", name);
+		*code =
+		    cli_fail(cli, r,
+		             "key '%s' is not available to this client (denied by policy, or no "
+		             "such key)",
+		             name);
 		goto out;
 	}
 	*out = *k;
