@@ -135,6 +135,14 @@ sign_done(void *arg, size_t i, const struct sg_rep *rep)
 		return 0;
 	}
 	/* Never write a signature that does not verify: openssl must say "Verified OK". */
+	if (x->pub == NULL) {
+		f->err = SG_ERR_UNKNOWN_KEY;
+		snprintf(f->msg, sizeof(f->msg),
+		         "signed (audit record %llu), but keys.list did not offer the key's public "
+		         "key to check it against; not saved",
+		         (unsigned long long)s->record);
+		return 0;
+	}
 	if ((r = signet_verify_digest(x->pub, x->hash, s->pad, f->digest, f->digest_len, s->sig,
 	                              s->sig_len)) != 0) {
 		f->err = SG_ERR_SELF_VERIFY;
@@ -211,6 +219,9 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 	};
 	struct sign_ctx x;
 	struct signet_client *c = NULL;
+	struct sg_key_info *keys = NULL;
+	const struct sg_key_info *k;
+	size_t nkeys = 0;
 	const char *output = NULL, *hash = "sha256", *pad = NULL;
 	unsigned long depth = SIGN_DEFAULT_DEPTH;
 	char *end;
@@ -316,25 +327,23 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 
 	if ((r = cli_connect(cli, &c, &code)) != 0)
 		goto out;
-	if ((r = cli_find_key(cli, c, x.key, &x.info, &code)) != 0)
-		goto out;
-	if ((x.info.ops & (1u << SG_OP_SIGN_DIGEST)) == 0 ||
-	    (x.info.hashes & (1u << x.hash)) == 0) {
-		code = cli_fail(
-		    cli, SG_ERR_DENIED, "key '%s' does not allow %s %s for this client", x.key,
-		    (x.info.ops & (1u << SG_OP_SIGN_DIGEST)) ? "hash" : "signing with",
-		    (x.info.ops & (1u << SG_OP_SIGN_DIGEST)) ? sg_hash_name(x.hash) : "it");
-		goto out;
-	}
-	if (x.pad != SG_PAD_NONE && !sg_keyalg_is_rsa(x.info.alg)) {
-		code = cli_usage(cli, "--pad applies to RSA keys only; '%s' is %s", x.key,
-		                 sg_keyalg_name(x.info.alg));
-		goto out;
-	}
-	if ((r = signet_key_pubkey(&x.info, &x.pub)) != 0) {
+	/*
+	 * The public key checks each signature before it is written.  A key that
+	 * keys.list does not offer is still asked for: the appliance decides and
+	 * audits the refusal, and its error is what the user sees.
+	 */
+	if ((r = signet_keys_list(c, &keys, &nkeys)) != 0) {
 		code =
-		    cli_fail(cli, r, "the public key of '%s' in keys.list does not parse", x.key);
+		    cli_fail(cli, r, "keys.list: %s: %s", sg_strerror(r), signet_client_errmsg(c));
 		goto out;
+	}
+	if ((k = signet_keys_find(keys, nkeys, x.key)) != NULL) {
+		x.info = *k;
+		if ((r = signet_key_pubkey(&x.info, &x.pub)) != 0) {
+			code = cli_fail(
+			    cli, r, "the public key of '%s' in keys.list does not parse", x.key);
+			goto out;
+		}
 	}
 	if ((r = signet_client_pipeline(c, x.n, (unsigned)depth, sign_fill, sign_done, &x)) != 0) {
 		code = cli_fail(cli, r, "%s: %s", sg_strerror(r), signet_client_errmsg(c));
@@ -369,6 +378,7 @@ out:
 		free(x.files);
 	}
 	EVP_PKEY_free(x.pub);
+	signet_keys_free(keys);
 	signet_client_free(c);
 	return code;
 }

@@ -31,7 +31,7 @@ sqlite3 "$WORK/mod.db" "UPDATE records SET key = 'build-signing-p384' WHERE seq 
 expect_bad "$WORK/mod.db" 5 "a modified row"
 cp "$db" "$WORK/del.db"
 sqlite3 "$WORK/del.db" "DELETE FROM records WHERE seq = 7"
-expect_bad "$WORK/del.db" 8 "a deleted row"
+expect_bad "$WORK/del.db" 7 "a deleted row"
 cp "$db" "$WORK/swap.db"
 sqlite3 "$WORK/swap.db" "UPDATE records SET seq = -1 WHERE seq = 3; UPDATE records SET seq = 3 WHERE seq = 4; UPDATE records SET seq = 4 WHERE seq = -1"
 expect_bad "$WORK/swap.db" 3 "reordered rows"
