@@ -730,5 +730,7 @@ main(void)
 	    cmocka_unit_test(test_sigterm_drains),
 	};
 
+	/* Line-buffered, so that a hang or a kill still shows which test it was. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 dev_up
 SIGNET_DEV_DIR=$DEVDIR SG_ALT_ENDPOINT="ipc://$DEVDIR/signetd.sock" \
-	stdbuf -oL -eL "$SG_BINARY_DIR/tests/sg_daemon_itest"
+	"$SG_BINARY_DIR/tests/sg_daemon_itest"
 grep -q "refused unknown CURVE client key (fingerprint [0-9a-f]\{16\})" "$DEVDIR/signetd.log" ||
 	fail "the unknown CURVE key was not logged by fingerprint"
 grep -q "policy reload failed, keeping the old policy" "$DEVDIR/signetd.log" ||
