@@ -95,7 +95,7 @@ read_server_key(const struct sg_config *cfg, struct sg_secret **key, char *why, 
 static int
 daemonize(void)
 {
-	int fds[2], status = 1;
+	int fds[2], status = 1, null;
 	pid_t pid;
 	char c;
 
@@ -114,6 +114,13 @@ daemonize(void)
 		return -1;
 	if (chdir("/") != 0)
 		return -1;
+	/* Let go of the caller's stdin and stdout (a pipe would never see EOF);
+	 * stderr stays: it is where the log goes unless syslog is configured. */
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
+	    dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0)
+		return -1;
+	if (null > STDERR_FILENO)
+		close(null);
 	return fds[1];
 }
 
