@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "sg_audit.h"
+#include "sg_json.h"
 #include "sg_err.h"
 
 #define EXIT_VERIFIED 0
@@ -35,38 +36,6 @@ static const char usage_text[] =
     "A valid chain cannot show that records were cut from its end; see\n"
     "docs/audit.md.\n";
 
-/* Prints s as a JSON string (quotes included). */
-static void
-json_string(FILE *f, const char *s)
-{
-	const unsigned char *p;
-
-	fputc('"', f);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			if (*p < 0x20)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-			break;
-		}
-	}
-	fputc('"', f);
-}
-
 static int
 cmd_verify(const char *path, int json)
 {
@@ -86,7 +55,7 @@ cmd_verify(const char *path, int json)
 		if (json) {
 			printf("{\"result\":\"mismatch\",\"first_bad\":%llu,\"error\":",
 			       (unsigned long long)first_bad);
-			json_string(stdout, why);
+			sg_json_str(stdout, why, strlen(why));
 			printf("}\n");
 		} else {
 			printf("FAIL: %s\n", why); /* why names record first_bad */
@@ -95,7 +64,7 @@ cmd_verify(const char *path, int json)
 	default:
 		if (json) {
 			printf("{\"result\":\"error\",\"error\":");
-			json_string(stdout, why);
+			sg_json_str(stdout, why, strlen(why));
 			printf("}\n");
 		} else {
 			fprintf(stderr, "signet-audit: %s (%s)\n", why, sg_strerror(r));

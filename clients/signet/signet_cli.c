@@ -16,6 +16,7 @@
 
 #include <openssl/evp.h>
 
+#include "sg_json.h"
 #include "sg_log.h"
 #include "sg_secret.h"
 
@@ -192,37 +193,7 @@ out:
 void
 cli_json_str(FILE *f, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	int utf8 = sg_wire_utf8_valid(p, strlen(s));
-
-	fputc('"', f);
-	for (; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			/* Control characters, and every high byte of a string that is not UTF-8. */
-			if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && !utf8))
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-			break;
-		}
-	}
-	fputc('"', f);
+	sg_json_str(f, s, strlen(s));
 }
 
 void

@@ -20,6 +20,7 @@
  */
 #include "sg_alg.h"
 #include "sg_err.h"
+#include "sg_json.h"
 #include "sg_secret.h"
 
 #include <dirent.h>
@@ -1218,23 +1219,6 @@ print_text(FILE *f, const unsigned char *s, size_t n)
 		fputc(s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i], f);
 }
 
-static void
-print_json_str(FILE *f, const unsigned char *s, size_t n)
-{
-	size_t i;
-
-	fputc('"', f);
-	for (i = 0; i < n; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			fprintf(f, "\\%c", s[i]);
-		else if (s[i] < 0x20 || s[i] == 0x7f)
-			fprintf(f, "\\u%04x", s[i]);
-		else
-			fputc(s[i], f);
-	}
-	fputc('"', f);
-}
-
 /* Writes all of buf to fd; SG_ERR_IO on failure. */
 static int
 write_all(int fd, const void *buf, size_t len)
@@ -1606,11 +1590,11 @@ list_print(const char *token, const struct key_row *rows, CK_ULONG n, int json)
 
 	if (json) {
 		printf("{\"token\":");
-		print_json_str(stdout, (const unsigned char *)token, strlen(token));
+		sg_json_str(stdout, (const unsigned char *)token, strlen(token));
 		printf(",\"keys\":[");
 		for (i = 0; i < n; i++) {
 			printf("%s{\"label\":", i > 0 ? "," : "");
-			print_json_str(stdout, rows[i].label, rows[i].label_len);
+			sg_json_str(stdout, rows[i].label, rows[i].label_len);
 			printf(",\"id\":\"");
 			print_hex(stdout, rows[i].id, rows[i].id_len);
 			printf("\",\"type\":\"%s\",\"bits\":%d", key_type_name(rows[i].type),
