@@ -144,21 +144,6 @@ struct sg_audit_row {
 	const unsigned char *prev_hash; /* 32 bytes */
 };
 
-static void sg_audit_why(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-sg_audit_why(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
-
 static int64_t
 sg_audit_now_us(void)
 {
@@ -306,12 +291,12 @@ sg_audit_check_schema(sqlite3 *db, int create, char *why, size_t why_len)
 	    (rc = sg_audit_pragma_int(db, "SELECT count(*) FROM sqlite_master", &ntables)) !=
 	        SQLITE_OK) {
 		r = sg_audit_open_err(rc);
-		sg_audit_why(why, why_len, "cannot read the database: %s", sqlite3_errmsg(db));
+		sg_whyf(why, why_len, "cannot read the database: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	if (app_id == 0 && version == 0 && ntables == 0) {
 		if (!create) {
-			sg_audit_why(why, why_len, "empty database, not a signet audit log");
+			sg_whyf(why, why_len, "empty database, not a signet audit log");
 			goto out;
 		}
 		snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %d;",
@@ -320,7 +305,7 @@ sg_audit_check_schema(sqlite3 *db, int create, char *why, size_t why_len)
 		    (rc = sqlite3_exec(db, sg_audit_schema, NULL, NULL, NULL)) != SQLITE_OK ||
 		    (rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK ||
 		    (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
-			sg_audit_why(why, why_len, "cannot create the schema: %s",
+			sg_whyf(why, why_len, "cannot create the schema: %s",
 			             sqlite3_errmsg(db));
 			if (!sqlite3_get_autocommit(db))
 				sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -331,13 +316,13 @@ sg_audit_check_schema(sqlite3 *db, int create, char *why, size_t why_len)
 		goto out;
 	}
 	if (app_id != SG_AUDIT_APP_ID) {
-		sg_audit_why(why, why_len,
+		sg_whyf(why, why_len,
 		             "not a signet audit database (application_id 0x%llx, %lld tables)",
 		             (unsigned long long)app_id, (long long)ntables);
 		goto out;
 	}
 	if (version != SG_AUDIT_SCHEMA_VERSION) {
-		sg_audit_why(why, why_len,
+		sg_whyf(why, why_len,
 		             "unsupported audit schema version %lld (this build reads %d)",
 		             (long long)version, SG_AUDIT_SCHEMA_VERSION);
 		goto out;
@@ -389,10 +374,10 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	int mtx_init = 0, cond_init = 0;
 
 	*out = NULL;
-	sg_audit_why(why, why_len, "internal error");
+	sg_whyf(why, why_len, "internal error");
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		r = SG_ERR_NOMEM;
-		sg_audit_why(why, why_len, "out of memory");
+		sg_whyf(why, why_len, "out of memory");
 		goto out;
 	}
 	a->efd = -1;
@@ -404,12 +389,12 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 		goto out;
 	cond_init = 1;
 	if ((a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
-		sg_audit_why(why, why_len, "eventfd: %s", strerror(errno));
+		sg_whyf(why, why_len, "eventfd: %s", strerror(errno));
 		goto out;
 	}
 	if ((a->sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL)) == NULL ||
 	    (a->wctx = EVP_MD_CTX_new()) == NULL) {
-		sg_audit_why(why, why_len, "cannot set up SHA-256");
+		sg_whyf(why, why_len, "cannot set up SHA-256");
 		goto out;
 	}
 
@@ -418,7 +403,7 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
 	if (rc != SQLITE_OK) {
 		r = sg_audit_open_err(rc);
-		sg_audit_why(why, why_len, "cannot open %s: %s", path,
+		sg_whyf(why, why_len, "cannot open %s: %s", path,
 		             a->wdb != NULL ? sqlite3_errmsg(a->wdb) : sqlite3_errstr(rc));
 		goto out;
 	}
@@ -431,7 +416,7 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	        SQLITE_OK ||
 	    (rc = sqlite3_step(st)) != SQLITE_ROW ||
 	    (mode = (const char *)sqlite3_column_text(st, 0)) == NULL || strcmp(mode, "wal") != 0) {
-		sg_audit_why(why, why_len, "cannot switch %s to WAL: %s", path,
+		sg_whyf(why, why_len, "cannot switch %s to WAL: %s", path,
 		             sqlite3_errmsg(a->wdb));
 		goto out;
 	}
@@ -439,7 +424,7 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	st = NULL;
 	if ((rc = sqlite3_exec(a->wdb, "PRAGMA synchronous = FULL", NULL, NULL, NULL)) !=
 	    SQLITE_OK) {
-		sg_audit_why(why, why_len, "PRAGMA synchronous: %s", sqlite3_errmsg(a->wdb));
+		sg_whyf(why, why_len, "PRAGMA synchronous: %s", sqlite3_errmsg(a->wdb));
 		goto out;
 	}
 	/* A statement that does not prepare means the tables are not the ones we made. */
@@ -458,12 +443,12 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	    sqlite3_prepare_v3(a->wdb, sg_audit_sql_head, -1, SQLITE_PREPARE_PERSISTENT,
 	                       &a->st_head, NULL) != SQLITE_OK) {
 		r = SG_ERR_AUDIT_CORRUPT;
-		sg_audit_why(why, why_len, "audit schema does not match: %s",
+		sg_whyf(why, why_len, "audit schema does not match: %s",
 		             sqlite3_errmsg(a->wdb));
 		goto out;
 	}
 	if ((r = sg_audit_read_head(a->st_head, &a->head_seq, a->head_hash)) != 0) {
-		sg_audit_why(why, why_len, "cannot read the last record: %s",
+		sg_whyf(why, why_len, "cannot read the last record: %s",
 		             r == SG_ERR_AUDIT_CORRUPT ? "malformed seq or hash"
 		                                       : sqlite3_errmsg(a->wdb));
 		goto out;
@@ -473,7 +458,7 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	rc = sqlite3_open_v2(path, &a->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, vfs);
 	if (rc != SQLITE_OK) {
 		r = SG_ERR_IO;
-		sg_audit_why(why, why_len, "cannot open %s for reading: %s", path,
+		sg_whyf(why, why_len, "cannot open %s for reading: %s", path,
 		             a->rdb != NULL ? sqlite3_errmsg(a->rdb) : sqlite3_errstr(rc));
 		goto out;
 	}
@@ -481,12 +466,12 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	if (sqlite3_prepare_v3(a->rdb, sg_audit_sql_idem_lookup, -1, SQLITE_PREPARE_PERSISTENT,
 	                       &a->st_lookup, NULL) != SQLITE_OK) {
 		r = SG_ERR_IO;
-		sg_audit_why(why, why_len, "cannot prepare the idempotency lookup: %s",
+		sg_whyf(why, why_len, "cannot prepare the idempotency lookup: %s",
 		             sqlite3_errmsg(a->rdb));
 		goto out;
 	}
 	a->next_prune_us = sg_audit_now_us();
-	sg_audit_why(why, why_len, "ok");
+	sg_whyf(why, why_len, "ok");
 	*out = a;
 	a = NULL;
 	r = 0;
@@ -1110,12 +1095,12 @@ sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *wh
 	if ((md = EVP_MD_fetch(NULL, "SHA2-256", NULL)) == NULL ||
 	    (ctx = EVP_MD_CTX_new()) == NULL) {
 		r = SG_ERR_INTERNAL;
-		sg_audit_why(why, why_len, "cannot set up SHA-256");
+		sg_whyf(why, why_len, "cannot set up SHA-256");
 		goto out;
 	}
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
 	if (rc != SQLITE_OK) {
-		sg_audit_why(why, why_len, "cannot open %s: %s", path,
+		sg_whyf(why, why_len, "cannot open %s: %s", path,
 		             db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto out;
 	}
@@ -1126,7 +1111,7 @@ sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *wh
 	}
 	r = SG_ERR_IO;
 	if (sqlite3_prepare_v2(db, sg_audit_sql_walk, -1, &st, NULL) != SQLITE_OK) {
-		sg_audit_why(why, why_len, "audit schema does not match: %s", sqlite3_errmsg(db));
+		sg_whyf(why, why_len, "audit schema does not match: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	r = SG_ERR_AUDIT_CORRUPT;
@@ -1135,12 +1120,12 @@ sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *wh
 		    (seq = sqlite3_column_int64(st, 0)) != (int64_t)expect) {
 			*first_bad = expect;
 			if (seq > (int64_t)expect)
-				sg_audit_why(why, why_len,
+				sg_whyf(why, why_len,
 				             "record %llu missing: gap in sequence (next record "
 				             "is %lld)",
 				             (unsigned long long)expect, (long long)seq);
 			else
-				sg_audit_why(why, why_len,
+				sg_whyf(why, why_len,
 				             "gap in sequence: record number %lld where %llu was "
 				             "expected",
 				             (long long)seq, (unsigned long long)expect);
@@ -1148,18 +1133,18 @@ sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *wh
 		}
 		if ((bad = sg_audit_row_read(st, &row)) != NULL) {
 			*first_bad = expect;
-			sg_audit_why(why, why_len, "record %llu: malformed column %s",
+			sg_whyf(why, why_len, "record %llu: malformed column %s",
 			             (unsigned long long)expect, bad);
 			goto out;
 		}
 		if (memcmp(row.prev_hash, prev, sizeof(prev)) != 0) {
 			*first_bad = expect;
 			if (expect == 1)
-				sg_audit_why(
+				sg_whyf(
 				    why, why_len,
 				    "record 1: broken link: prev_hash is not 32 zero bytes");
 			else
-				sg_audit_why(why, why_len,
+				sg_whyf(why, why_len,
 				             "record %llu: broken link: prev_hash does not match "
 				             "the hash of record %llu",
 				             (unsigned long long)expect,
@@ -1169,12 +1154,12 @@ sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *wh
 		stored = sqlite3_column_blob(st, 15);
 		if (sg_audit_row_hash(ctx, md, &row, h) != 0) {
 			r = SG_ERR_INTERNAL;
-			sg_audit_why(why, why_len, "SHA-256 failed");
+			sg_whyf(why, why_len, "SHA-256 failed");
 			goto out;
 		}
 		if (memcmp(h, stored, sizeof(h)) != 0) {
 			*first_bad = expect;
-			sg_audit_why(why, why_len,
+			sg_whyf(why, why_len,
 			             "record %llu: hash mismatch: the stored hash does not match "
 			             "the record's fields",
 			             (unsigned long long)expect);
@@ -1185,12 +1170,12 @@ sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *wh
 	}
 	if (rc != SQLITE_DONE) {
 		r = SG_ERR_IO;
-		sg_audit_why(why, why_len, "cannot read record %llu: %s",
+		sg_whyf(why, why_len, "cannot read record %llu: %s",
 		             (unsigned long long)expect, sqlite3_errmsg(db));
 		goto out;
 	}
 	*count = expect - 1;
-	sg_audit_why(why, why_len, "%llu records verified", (unsigned long long)(expect - 1));
+	sg_whyf(why, why_len, "%llu records verified", (unsigned long long)(expect - 1));
 	r = 0;
 out:
 	sqlite3_finalize(st);

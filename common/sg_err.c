@@ -1,7 +1,9 @@
 /* sg_err: messages and names of the error table in sg_err.h. */
 #include "sg_err.h"
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct sg_err_entry {
 	int code;
@@ -11,7 +13,7 @@ struct sg_err_entry {
 
 static const struct sg_err_entry sg_err_entries[] = {
 #define SG_ERR_ENTRY(sym, val, name, msg) {(val), (name), (msg)},
-	SG_ERR_TABLE(SG_ERR_ENTRY)
+    SG_ERR_TABLE(SG_ERR_ENTRY)
 #undef SG_ERR_ENTRY
 };
 
@@ -47,4 +49,16 @@ int
 sg_err_known(int err)
 {
 	return sg_err_lookup(err) != NULL;
+}
+
+void
+sg_whyf(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || why_len == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(why, why_len, fmt, ap);
+	va_end(ap);
 }

@@ -9,6 +9,8 @@
 #ifndef SG_ERR_H
 #define SG_ERR_H
 
+#include <stddef.h>
+
 /* X(symbol, value, wire name, message) */
 #define SG_ERR_TABLE(X)                                                                            \
 	X(SG_OK, 0, "ok", "success")                                                               \
@@ -17,8 +19,7 @@
 	X(SG_ERR_INVALID_ARG, -3, "invalid_argument", "invalid argument")                          \
 	X(SG_ERR_IO, -4, "io", "input/output error")                                               \
 	X(SG_ERR_NOT_FOUND, -5, "not_found", "not found")                                          \
-	X(SG_ERR_PERM, -6, "insecure_permissions",                                                 \
-	  "file has insecure ownership or permissions")                                            \
+	X(SG_ERR_PERM, -6, "insecure_permissions", "file has insecure ownership or permissions")   \
 	X(SG_ERR_CONFIG, -7, "config", "invalid configuration")                                    \
 	X(SG_ERR_LIMIT, -8, "limit", "size or count limit exceeded")                               \
 	X(SG_ERR_MALFORMED, -10, "malformed", "malformed message")                                 \
@@ -69,5 +70,12 @@ const char *sg_err_name(int err);
 
 /* Returns nonzero if err is a code of the table. */
 int sg_err_known(int err);
+
+/*
+ * Formats an explanation into why (why_len bytes, always terminated,
+ * truncated if longer); does nothing if why is NULL or why_len is 0.  The
+ * "why" buffers that go with error codes throughout the code base use it.
+ */
+void sg_whyf(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif /* SG_ERR_H */

@@ -278,21 +278,6 @@ struct sg_map {
 	char *why;
 };
 
-static void sg_why(char *why, const char *fmt, const char *field)
-    __attribute__((format(printf, 2, 0)));
-
-static void
-sg_why(char *why, const char *fmt, const char *field)
-{
-	if (why != NULL) {
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-		/* Every caller passes a literal with one %s (checked by the attribute). */
-		snprintf(why, SG_WHY_MAX, fmt, field);
-#pragma GCC diagnostic pop
-	}
-}
-
 static int
 sg_key_is(const msgpack_object *k, const char *name)
 {
@@ -314,11 +299,11 @@ sg_map_open(const msgpack_object *obj, struct sg_map *m, char *why, const char *
 	memset(m, 0, sizeof(*m));
 	m->why = why;
 	if (obj->type != MSGPACK_OBJECT_MAP) {
-		sg_why(why, "%s is not a map", what);
+		sg_whyf(why, SG_WHY_MAX, "%s is not a map", what);
 		return SG_ERR_BAD_TYPE;
 	}
 	if (obj->via.map.size > SG_WIRE_MAX_FIELDS) {
-		sg_why(why, "%s has too many fields", what);
+		sg_whyf(why, SG_WHY_MAX, "%s has too many fields", what);
 		return SG_ERR_MALFORMED;
 	}
 	m->kv = obj->via.map.ptr;
@@ -328,7 +313,7 @@ sg_map_open(const msgpack_object *obj, struct sg_map *m, char *why, const char *
 
 		if (k->type != MSGPACK_OBJECT_STR || k->via.str.size == 0 || k->via.str.size > 32 ||
 		    !sg_wire_utf8_valid((const unsigned char *)k->via.str.ptr, k->via.str.size)) {
-			sg_why(why, "%s has a key that is not a short string", what);
+			sg_whyf(why, SG_WHY_MAX, "%s has a key that is not a short string", what);
 			return SG_ERR_MALFORMED;
 		}
 		for (j = 0; j < i; j++) {
@@ -388,11 +373,11 @@ sg_field_uint(struct sg_map *m, const char *name, int required, uint64_t *out, i
 	if (o == NULL) {
 		if (!required)
 			return 0;
-		sg_why(m->why, "field '%s' is missing", name);
+		sg_whyf(m->why, SG_WHY_MAX, "field '%s' is missing", name);
 		return SG_ERR_MISSING_FIELD;
 	}
 	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		sg_why(m->why, "field '%s' must be an unsigned integer", name);
+		sg_whyf(m->why, SG_WHY_MAX, "field '%s' must be an unsigned integer", name);
 		return SG_ERR_BAD_TYPE;
 	}
 	*out = o->via.u64;
@@ -407,11 +392,11 @@ sg_field_bool(struct sg_map *m, const char *name, int required, int *out)
 	if (o == NULL) {
 		if (!required)
 			return 0;
-		sg_why(m->why, "field '%s' is missing", name);
+		sg_whyf(m->why, SG_WHY_MAX, "field '%s' is missing", name);
 		return SG_ERR_MISSING_FIELD;
 	}
 	if (o->type != MSGPACK_OBJECT_BOOLEAN) {
-		sg_why(m->why, "field '%s' must be a boolean", name);
+		sg_whyf(m->why, SG_WHY_MAX, "field '%s' must be a boolean", name);
 		return SG_ERR_BAD_TYPE;
 	}
 	*out = o->via.boolean ? 1 : 0;
@@ -424,15 +409,15 @@ sg_obj_str(const msgpack_object *o, char *out, size_t max, int allow_empty, char
            const char *name)
 {
 	if (o->type != MSGPACK_OBJECT_STR) {
-		sg_why(why, "field '%s' must be a string", name);
+		sg_whyf(why, SG_WHY_MAX, "field '%s' must be a string", name);
 		return SG_ERR_BAD_TYPE;
 	}
 	if (o->via.str.size > max || (o->via.str.size == 0 && !allow_empty)) {
-		sg_why(why, "field '%s' has a bad length", name);
+		sg_whyf(why, SG_WHY_MAX, "field '%s' has a bad length", name);
 		return SG_ERR_BAD_VALUE;
 	}
 	if (!sg_wire_utf8_valid((const unsigned char *)o->via.str.ptr, o->via.str.size)) {
-		sg_why(why, "field '%s' is not valid UTF-8 or has a NUL byte", name);
+		sg_whyf(why, SG_WHY_MAX, "field '%s' is not valid UTF-8 or has a NUL byte", name);
 		return SG_ERR_BAD_VALUE;
 	}
 	memcpy(out, o->via.str.ptr, o->via.str.size);
@@ -450,7 +435,7 @@ sg_field_str(struct sg_map *m, const char *name, int required, char *out, size_t
 	if (o == NULL) {
 		if (!required)
 			return 0;
-		sg_why(m->why, "field '%s' is missing", name);
+		sg_whyf(m->why, SG_WHY_MAX, "field '%s' is missing", name);
 		return SG_ERR_MISSING_FIELD;
 	}
 	return sg_obj_str(o, out, max, 0, m->why, name);
@@ -465,7 +450,7 @@ sg_field_name(struct sg_map *m, const char *name, int required, char *out)
 	if ((r = sg_field_str(m, name, required, out, SG_NAME_MAX, &present)) != 0)
 		return r;
 	if (present && !sg_wire_name_valid(out, strlen(out))) {
-		sg_why(m->why, "field '%s' is not a valid name", name);
+		sg_whyf(m->why, SG_WHY_MAX, "field '%s' is not a valid name", name);
 		return SG_ERR_BAD_VALUE;
 	}
 	return 0;
@@ -481,15 +466,15 @@ sg_field_bin(struct sg_map *m, const char *name, int required, unsigned char *ou
 	if (o == NULL) {
 		if (!required)
 			return 0;
-		sg_why(m->why, "field '%s' is missing", name);
+		sg_whyf(m->why, SG_WHY_MAX, "field '%s' is missing", name);
 		return SG_ERR_MISSING_FIELD;
 	}
 	if (o->type != MSGPACK_OBJECT_BIN) {
-		sg_why(m->why, "field '%s' must be binary", name);
+		sg_whyf(m->why, SG_WHY_MAX, "field '%s' must be binary", name);
 		return SG_ERR_BAD_TYPE;
 	}
 	if (o->via.bin.size == 0 || o->via.bin.size > max) {
-		sg_why(m->why, "field '%s' has a bad length", name);
+		sg_whyf(m->why, SG_WHY_MAX, "field '%s' has a bad length", name);
 		return SG_ERR_BAD_VALUE;
 	}
 	memcpy(out, o->via.bin.ptr, o->via.bin.size);
@@ -524,13 +509,13 @@ sg_decode_sign_req(struct sg_map *m, struct sg_sign_req *s)
 		return r;
 	if ((r = sg_field_str(m, "hash", 1, name, sizeof(name) - 1, NULL)) != 0) {
 		if (r == SG_ERR_BAD_VALUE) {
-			sg_why(m->why, "unsupported hash in field '%s'", "hash");
+			sg_whyf(m->why, SG_WHY_MAX, "unsupported hash in field '%s'", "hash");
 			r = SG_ERR_UNKNOWN_HASH;
 		}
 		return r;
 	}
 	if (sg_hash_parse(name, &s->hash) != 0) {
-		sg_why(m->why, "unsupported hash '%s'", name);
+		sg_whyf(m->why, SG_WHY_MAX, "unsupported hash '%s'", name);
 		return SG_ERR_UNKNOWN_HASH;
 	}
 	if ((r = sg_field_bin(m, "digest", 1, s->digest, SG_HASH_MAX_LEN, &s->digest_len)) != 0) {
@@ -551,7 +536,7 @@ sg_decode_sign_req(struct sg_map *m, struct sg_sign_req *s)
 	}
 	s->pad = SG_PAD_NONE;
 	if (present && (sg_pad_parse(name, &s->pad) != 0 || s->pad == SG_PAD_NONE)) {
-		sg_why(m->why, "unsupported padding '%s'", name);
+		sg_whyf(m->why, SG_WHY_MAX, "unsupported padding '%s'", name);
 		return SG_ERR_BAD_PADDING;
 	}
 	if ((r = sg_field_bin(m, "idem", 0, s->idem, SG_IDEM_MAX, &s->idem_len)) != 0)
@@ -579,15 +564,15 @@ sg_wire_decode_req(struct sg_wire_dec *d, const void *buf, size_t len, size_t ma
 	if (why != NULL)
 		why[0] = '\0';
 	if (len > max_msg) {
-		sg_why(why, "message larger than the %s limit", "size");
+		sg_whyf(why, SG_WHY_MAX, "message larger than the %s limit", "size");
 		return SG_ERR_TOO_LARGE;
 	}
 	if ((r = sg_wire_unpack(d, buf, len, &obj)) != 0) {
-		sg_why(why, "not a single well-formed msgpack %s", "object");
+		sg_whyf(why, SG_WHY_MAX, "not a single well-formed msgpack %s", "object");
 		return r;
 	}
 	if (obj.type != MSGPACK_OBJECT_MAP) {
-		sg_why(why, "request is not a %s", "map");
+		sg_whyf(why, SG_WHY_MAX, "request is not a %s", "map");
 		return SG_ERR_MALFORMED;
 	}
 	/* Find a well-typed id first, so that even a bad request gets an answer it can match. */
@@ -603,31 +588,31 @@ sg_wire_decode_req(struct sg_wire_dec *d, const void *buf, size_t len, size_t ma
 	if ((r = sg_map_open(&obj, &m, why, "request")) != 0)
 		goto fail;
 	if ((o = sg_map_get(&m, "v")) == NULL) {
-		sg_why(why, "field '%s' is missing", "v");
+		sg_whyf(why, SG_WHY_MAX, "field '%s' is missing", "v");
 		r = SG_ERR_MISSING_FIELD;
 		goto fail;
 	}
 	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || (v = o->via.u64) != SG_WIRE_VERSION) {
-		sg_why(why, "unsupported protocol version (this server speaks %s)", "1");
+		sg_whyf(why, SG_WHY_MAX, "unsupported protocol version (this server speaks %s)", "1");
 		r = SG_ERR_VERSION;
 		goto fail;
 	}
 	if ((r = sg_field_uint(&m, "id", 1, &req->id, NULL)) != 0)
 		goto fail;
 	if (req->id == 0) {
-		sg_why(why, "field '%s' must be at least 1", "id");
+		sg_whyf(why, SG_WHY_MAX, "field '%s' must be at least 1", "id");
 		r = SG_ERR_BAD_VALUE;
 		goto fail;
 	}
 	if ((r = sg_field_str(&m, "op", 1, opname, sizeof(opname) - 1, NULL)) != 0) {
 		if (r == SG_ERR_BAD_VALUE) {
-			sg_why(why, "unknown %s", "op");
+			sg_whyf(why, SG_WHY_MAX, "unknown %s", "op");
 			r = SG_ERR_UNKNOWN_OP;
 		}
 		goto fail;
 	}
 	if (sg_op_parse(opname, &req->op) != 0) {
-		sg_why(why, "unknown op '%s'", opname);
+		sg_whyf(why, SG_WHY_MAX, "unknown op '%s'", opname);
 		r = SG_ERR_UNKNOWN_OP;
 		goto fail;
 	}
@@ -867,14 +852,14 @@ sg_decode_names(const msgpack_object *o, unsigned *mask, int (*parse)(const char
 
 	*mask = 0;
 	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 16) {
-		sg_why(why, "field '%s' must be a short array", field);
+		sg_whyf(why, SG_WHY_MAX, "field '%s' must be a short array", field);
 		return SG_ERR_BAD_TYPE;
 	}
 	for (i = 0; i < o->via.array.size; i++) {
 		if ((r = sg_obj_str(&o->via.array.ptr[i], name, SG_NAME_MAX, 0, why, field)) != 0)
 			return r;
 		if (parse(name, &bit) != 0) {
-			sg_why(why, "field '%s' names something unknown", field);
+			sg_whyf(why, SG_WHY_MAX, "field '%s' names something unknown", field);
 			return SG_ERR_BAD_VALUE;
 		}
 		*mask |= 1u << bit;
@@ -916,7 +901,7 @@ sg_decode_key_info(const msgpack_object *o, struct sg_key_info *k, char *why)
 	    (r = sg_field_bin(&m, "pub", 1, k->pub, SG_PUB_MAX, &k->pub_len)) != 0)
 		return r;
 	if (sg_keyalg_parse(alg, &k->alg) != 0) {
-		sg_why(why, "unknown key algorithm '%s'", alg);
+		sg_whyf(why, SG_WHY_MAX, "unknown key algorithm '%s'", alg);
 		return SG_ERR_BAD_VALUE;
 	}
 	if ((f = sg_map_get(&m, "hashes")) == NULL ||
@@ -953,7 +938,7 @@ sg_decode_sign_rep(struct sg_map *m, struct sg_sign_rep *s, char *why)
 	if ((r = sg_field_bin(m, "sig", 1, s->sig, SG_SIG_MAX, &s->sig_len)) != 0)
 		return r;
 	if ((f = sg_map_get(m, "receipt")) == NULL) {
-		sg_why(why, "field '%s' is missing", "receipt");
+		sg_whyf(why, SG_WHY_MAX, "field '%s' is missing", "receipt");
 		return SG_ERR_MISSING_FIELD;
 	}
 	if ((r = sg_map_open(f, &rm, why, "receipt")) != 0 ||
@@ -983,7 +968,7 @@ sg_wire_decode_rep(struct sg_wire_dec *d, const void *buf, size_t len, enum sg_o
 	if (why != NULL)
 		why[0] = '\0';
 	if ((r = sg_wire_unpack(d, buf, len, &obj)) != 0) {
-		sg_why(why, "reply is not a single well-formed msgpack %s", "object");
+		sg_whyf(why, SG_WHY_MAX, "reply is not a single well-formed msgpack %s", "object");
 		return r;
 	}
 	if ((r = sg_map_open(&obj, &m, why, "reply")) != 0)

@@ -86,21 +86,6 @@ sg_yaml_copy(char *dst, size_t n, const char *src)
 	dst[len] = '\0';
 }
 
-static void sg_yaml_set_why(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-sg_yaml_set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
-
 void
 sg_yaml_doc_free(struct sg_yaml_doc *doc)
 {
@@ -271,29 +256,29 @@ sg_yaml_read(const char *path, int bad, unsigned char **out, size_t *out_len, ch
 	*out_len = 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
 		r = errno == ENOENT ? SG_ERR_NOT_FOUND : SG_ERR_IO;
-		sg_yaml_set_why(why, why_len, "%s: %s", path, strerror(errno));
+		sg_whyf(why, why_len, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) == -1) {
 		r = SG_ERR_IO;
-		sg_yaml_set_why(why, why_len, "%s: %s", path, strerror(errno));
+		sg_whyf(why, why_len, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		r = SG_ERR_IO;
-		sg_yaml_set_why(why, why_len, "%s: not a regular file", path);
+		sg_whyf(why, why_len, "%s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_size > SG_YAML_MAX_FILE) {
 		r = bad;
-		sg_yaml_set_why(why, why_len, "%s: file is larger than %d bytes", path,
+		sg_whyf(why, why_len, "%s: file is larger than %d bytes", path,
 		                SG_YAML_MAX_FILE);
 		goto out;
 	}
 	/* One spare byte so that a file that grew since fstat is caught, not truncated. */
 	if ((buf = malloc(SG_YAML_MAX_FILE + 1)) == NULL) {
 		r = SG_ERR_NOMEM;
-		sg_yaml_set_why(why, why_len, "%s: out of memory", path);
+		sg_whyf(why, why_len, "%s: out of memory", path);
 		goto out;
 	}
 	for (;;) {
@@ -302,7 +287,7 @@ sg_yaml_read(const char *path, int bad, unsigned char **out, size_t *out_len, ch
 			continue;
 		if (n < 0) {
 			r = SG_ERR_IO;
-			sg_yaml_set_why(why, why_len, "%s: %s", path, strerror(errno));
+			sg_whyf(why, why_len, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -310,14 +295,14 @@ sg_yaml_read(const char *path, int bad, unsigned char **out, size_t *out_len, ch
 		len += (size_t)n;
 		if (len > SG_YAML_MAX_FILE) {
 			r = bad;
-			sg_yaml_set_why(why, why_len, "%s: file is larger than %d bytes", path,
+			sg_whyf(why, why_len, "%s: file is larger than %d bytes", path,
 			                SG_YAML_MAX_FILE);
 			goto out;
 		}
 	}
 	if (len == 0) {
 		r = bad;
-		sg_yaml_set_why(why, why_len, "%s: file is empty", path);
+		sg_whyf(why, why_len, "%s: file is empty", path);
 		goto out;
 	}
 	*out = buf;
@@ -550,7 +535,7 @@ sg_yaml_prescan(struct sg_yaml_doc *doc, const unsigned char *buf, size_t len, i
 	memset(stack, 0, sizeof(stack));
 	if (!yaml_parser_initialize(&parser)) {
 		r = SG_ERR_NOMEM;
-		sg_yaml_set_why(why, why_len, "%s: cannot initialise the YAML parser", doc->path);
+		sg_whyf(why, why_len, "%s: cannot initialise the YAML parser", doc->path);
 		goto out;
 	}
 	have_parser = 1;
@@ -637,7 +622,7 @@ sg_yaml_prescan(struct sg_yaml_doc *doc, const unsigned char *buf, size_t len, i
 	}
 	if (ndocs == 0) {
 		r = bad;
-		sg_yaml_set_why(why, why_len, "%s: file is empty (no YAML document)", doc->path);
+		sg_whyf(why, why_len, "%s: file is empty (no YAML document)", doc->path);
 		goto out;
 	}
 	if ((r = sg_yaml_check_dups(doc, bad, why, why_len)) != 0)
@@ -835,7 +820,7 @@ sg_yaml_load(const char *path, const cyaml_schema_value_t *schema, int bad, void
 	if ((d = calloc(1, sizeof(*d))) == NULL || (d->path = strdup(path)) == NULL ||
 	    (lg = calloc(1, sizeof(*lg))) == NULL) {
 		r = SG_ERR_NOMEM;
-		sg_yaml_set_why(why, why_len, "%s: out of memory", path);
+		sg_whyf(why, why_len, "%s: out of memory", path);
 		goto out;
 	}
 	if ((r = sg_yaml_prescan(d, buf, len, bad, why, why_len)) != 0)
@@ -849,7 +834,7 @@ sg_yaml_load(const char *path, const cyaml_schema_value_t *schema, int bad, void
 	e = cyaml_load_data(buf, len, &cfg, schema, &out, NULL);
 	if (e == CYAML_ERR_OOM) {
 		r = SG_ERR_NOMEM;
-		sg_yaml_set_why(why, why_len, "%s: out of memory", path);
+		sg_whyf(why, why_len, "%s: out of memory", path);
 		goto out;
 	}
 	if (e != CYAML_OK) {
@@ -860,7 +845,7 @@ sg_yaml_load(const char *path, const cyaml_schema_value_t *schema, int bad, void
 	if (out == NULL) {
 		/* Only possible for a schema whose fields are all optional. */
 		r = bad;
-		sg_yaml_set_why(why, why_len, "%s: the document is empty", path);
+		sg_whyf(why, why_len, "%s: the document is empty", path);
 		goto out;
 	}
 	*data = out;

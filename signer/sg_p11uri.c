@@ -31,20 +31,6 @@ sg_p11uri_type_name(enum sg_p11uri_type t)
 	}
 }
 
-static void sg_p11uri_why(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sg_p11uri_why(char *why, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, SG_WHY_MAX, fmt, ap);
-	va_end(ap);
-}
-
 static int
 sg_p11uri_hex(int c)
 {
@@ -107,16 +93,16 @@ sg_p11uri_text(const char *name, const char *v, size_t len, char *out, size_t ca
 
 	n = sg_p11uri_decode(v, len, (unsigned char *)out, cap);
 	if (n == -2) {
-		sg_p11uri_why(why, "pkcs11 URI: attribute %s is too long", name);
+		sg_whyf(why, SG_WHY_MAX, "pkcs11 URI: attribute %s is too long", name);
 		return SG_ERR_LIMIT;
 	}
 	if (n < 0) {
-		sg_p11uri_why(why, "pkcs11 URI: bad character or escape in %s", name);
+		sg_whyf(why, SG_WHY_MAX, "pkcs11 URI: bad character or escape in %s", name);
 		return SG_ERR_INVALID_ARG;
 	}
 	if (n == 0 || memchr(out, '\0', (size_t)n) != NULL ||
 	    !sg_wire_utf8_valid((const unsigned char *)out, (size_t)n)) {
-		sg_p11uri_why(why, "pkcs11 URI: attribute %s is empty or not valid UTF-8", name);
+		sg_whyf(why, SG_WHY_MAX, "pkcs11 URI: attribute %s is empty or not valid UTF-8", name);
 		return SG_ERR_INVALID_ARG;
 	}
 	out[n] = '\0';
@@ -193,11 +179,11 @@ sg_p11uri_attr(struct sg_p11uri *u, unsigned bit, const char *name, const char *
 	case SG_P11URI_HAVE_ID:
 		n = sg_p11uri_decode(v, len, u->id, sizeof(u->id));
 		if (n == -2) {
-			sg_p11uri_why(why, "pkcs11 URI: attribute %s is too long", name);
+			sg_whyf(why, SG_WHY_MAX, "pkcs11 URI: attribute %s is too long", name);
 			return SG_ERR_LIMIT;
 		}
 		if (n <= 0) {
-			sg_p11uri_why(why, "pkcs11 URI: bad or empty value of %s", name);
+			sg_whyf(why, SG_WHY_MAX, "pkcs11 URI: bad or empty value of %s", name);
 			return SG_ERR_INVALID_ARG;
 		}
 		u->id_len = (size_t)n;
@@ -205,7 +191,7 @@ sg_p11uri_attr(struct sg_p11uri *u, unsigned bit, const char *name, const char *
 	case SG_P11URI_HAVE_TYPE:
 		n = sg_p11uri_decode(v, len, tmp, sizeof(tmp) - 1);
 		if (n <= 0) {
-			sg_p11uri_why(why, "pkcs11 URI: bad value of %s", name);
+			sg_whyf(why, SG_WHY_MAX, "pkcs11 URI: bad value of %s", name);
 			return SG_ERR_INVALID_ARG;
 		}
 		for (t = SG_P11URI_TYPE_PRIVATE; t <= SG_P11URI_TYPE_DATA; t++) {
@@ -215,16 +201,16 @@ sg_p11uri_attr(struct sg_p11uri *u, unsigned bit, const char *name, const char *
 				return 0;
 			}
 		}
-		sg_p11uri_why(why, "pkcs11 URI: unknown %s value", name);
+		sg_whyf(why, SG_WHY_MAX, "pkcs11 URI: unknown %s value", name);
 		return SG_ERR_INVALID_ARG;
 	case SG_P11URI_HAVE_LIB_VERSION:
 		if (sg_p11uri_version(v, len, &u->lib_version_major, &u->lib_version_minor) != 0) {
-			sg_p11uri_why(why, "pkcs11 URI: bad value of %s", name);
+			sg_whyf(why, SG_WHY_MAX, "pkcs11 URI: bad value of %s", name);
 			return SG_ERR_INVALID_ARG;
 		}
 		return 0;
 	default:
-		sg_p11uri_why(why, "pkcs11 URI: internal error at %s", name);
+		sg_whyf(why, SG_WHY_MAX, "pkcs11 URI: internal error at %s", name);
 		return SG_ERR_INTERNAL;
 	}
 }
@@ -266,12 +252,12 @@ sg_p11uri_parse(const char *s, struct sg_p11uri *out, char *why)
 	if (why != NULL)
 		why[0] = '\0';
 	if (s == NULL || out == NULL) {
-		sg_p11uri_why(why, "%s", "pkcs11 URI: missing");
+		sg_whyf(why, SG_WHY_MAX, "%s", "pkcs11 URI: missing");
 		return SG_ERR_INVALID_ARG;
 	}
 	len = strnlen(s, SG_P11URI_MAX + 1);
 	if (len > SG_P11URI_MAX) {
-		sg_p11uri_why(why, "%s", "key URI is too long");
+		sg_whyf(why, SG_WHY_MAX, "%s", "key URI is too long");
 		return SG_ERR_LIMIT;
 	}
 
@@ -279,16 +265,16 @@ sg_p11uri_parse(const char *s, struct sg_p11uri *out, char *why)
 		p = s + strlen(SG_P11URI_LABEL);
 		nlen = len - strlen(SG_P11URI_LABEL);
 		if (nlen == 0 || nlen > SG_P11URI_OBJECT_MAX) {
-			sg_p11uri_why(why, "%s", "label: name is empty or too long");
+			sg_whyf(why, SG_WHY_MAX, "%s", "label: name is empty or too long");
 			return nlen == 0 ? SG_ERR_INVALID_ARG : SG_ERR_LIMIT;
 		}
 		if (!sg_wire_utf8_valid((const unsigned char *)p, nlen)) {
-			sg_p11uri_why(why, "%s", "label: name is not valid UTF-8");
+			sg_whyf(why, SG_WHY_MAX, "%s", "label: name is not valid UTF-8");
 			return SG_ERR_INVALID_ARG;
 		}
 		for (i = 0; i < nlen; i++) {
 			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
-				sg_p11uri_why(why, "%s", "label: name has a control character");
+				sg_whyf(why, SG_WHY_MAX, "%s", "label: name has a control character");
 				return SG_ERR_INVALID_ARG;
 			}
 		}
@@ -299,19 +285,19 @@ sg_p11uri_parse(const char *s, struct sg_p11uri *out, char *why)
 	}
 
 	if (strncasecmp(s, SG_P11URI_SCHEME, strlen(SG_P11URI_SCHEME)) != 0) {
-		sg_p11uri_why(why, "%s", "key reference is neither pkcs11: nor label:");
+		sg_whyf(why, SG_WHY_MAX, "%s", "key reference is neither pkcs11: nor label:");
 		return SG_ERR_INVALID_ARG;
 	}
 	p = s + strlen(SG_P11URI_SCHEME);
 	if (sg_p11uri_has_pin(p)) {
-		sg_p11uri_why(why, "%s", "pkcs11 URI: a PIN must not be given in a URI");
+		sg_whyf(why, SG_WHY_MAX, "%s", "pkcs11 URI: a PIN must not be given in a URI");
 		return SG_ERR_DENIED;
 	}
 	/* Query attributes (module-name, module-path, ...) would let a key
 	 * reference choose the module: the allowlisted module is the only one. */
 	q = strchr(p, '?');
 	if (q != NULL) {
-		sg_p11uri_why(why, "%s", "pkcs11 URI: query attributes are not accepted");
+		sg_whyf(why, SG_WHY_MAX, "%s", "pkcs11 URI: query attributes are not accepted");
 		return SG_ERR_UNKNOWN_FIELD;
 	}
 	end = s + len;
@@ -322,7 +308,7 @@ sg_p11uri_parse(const char *s, struct sg_p11uri *out, char *why)
 			seg_end = end;
 		eq = memchr(p, '=', (size_t)(seg_end - p));
 		if (eq == NULL || eq == p) {
-			sg_p11uri_why(why, "%s", "pkcs11 URI: attribute without a name or '='");
+			sg_whyf(why, SG_WHY_MAX, "%s", "pkcs11 URI: attribute without a name or '='");
 			return SG_ERR_INVALID_ARG;
 		}
 		nlen = (size_t)(eq - p);
@@ -338,7 +324,7 @@ sg_p11uri_parse(const char *s, struct sg_p11uri *out, char *why)
 			return SG_ERR_UNKNOWN_FIELD;
 		}
 		if (u.have & sg_p11uri_attrs[i].bit) {
-			sg_p11uri_why(why, "pkcs11 URI: attribute %s appears twice",
+			sg_whyf(why, SG_WHY_MAX, "pkcs11 URI: attribute %s appears twice",
 			              sg_p11uri_attrs[i].name);
 			return SG_ERR_DUPLICATE_FIELD;
 		}
@@ -350,7 +336,7 @@ sg_p11uri_parse(const char *s, struct sg_p11uri *out, char *why)
 			break;
 		p = seg_end + 1;
 		if (p == end) {
-			sg_p11uri_why(why, "%s", "pkcs11 URI: empty attribute after ';'");
+			sg_whyf(why, SG_WHY_MAX, "%s", "pkcs11 URI: empty attribute after ';'");
 			return SG_ERR_INVALID_ARG;
 		}
 	}

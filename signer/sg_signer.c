@@ -103,21 +103,6 @@ struct sg_signer {
 	size_t nthreads;
 };
 
-static void sg_why(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-sg_why(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
-
 /* The first queued OpenSSL/libp11 error as text (never key material); clears the queue. */
 static const char *
 sg_ossl_err(char *buf, size_t len)
@@ -210,38 +195,38 @@ sg_allowlist_check(const char *module, const char *allowlist, char *real, char *
 	int fd = -1, r = SG_ERR_MODULE_NOT_ALLOWED;
 
 	if (module == NULL || module[0] != '/') {
-		sg_why(why, why_len, "module path must be absolute");
+		sg_whyf(why, why_len, "module path must be absolute");
 		return SG_ERR_MODULE_NOT_ALLOWED;
 	}
 	if (realpath(module, real) == NULL) {
-		sg_why(why, why_len, "module %s: %s", module, strerror(errno));
+		sg_whyf(why, why_len, "module %s: %s", module, strerror(errno));
 		return SG_ERR_MODULE_NOT_ALLOWED;
 	}
 	if (stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
-		sg_why(why, why_len, "module %s is not a regular file", real);
+		sg_whyf(why, why_len, "module %s is not a regular file", real);
 		return SG_ERR_MODULE_NOT_ALLOWED;
 	}
 	if (!sg_file_safe(&st)) {
-		sg_why(why, why_len,
+		sg_whyf(why, why_len,
 		       "module %s is writable by group or others, or not owned by root or us",
 		       real);
 		return SG_ERR_PERM;
 	}
 	if (allowlist == NULL || (fd = open(allowlist, O_RDONLY | O_CLOEXEC)) < 0) {
-		sg_why(why, why_len, "cannot open module allowlist %s: %s",
+		sg_whyf(why, why_len, "cannot open module allowlist %s: %s",
 		       allowlist != NULL ? allowlist : "(none)", strerror(errno));
 		r = SG_ERR_MODULE_NOT_ALLOWED;
 		goto out;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > SG_ALLOWLIST_MAX) {
-		sg_why(why, why_len,
+		sg_whyf(why, why_len,
 		       "module allowlist %s is not a regular file of at most %d bytes", allowlist,
 		       SG_ALLOWLIST_MAX);
 		r = SG_ERR_MODULE_NOT_ALLOWED;
 		goto out;
 	}
 	if (!sg_file_safe(&st)) {
-		sg_why(why, why_len,
+		sg_whyf(why, why_len,
 		       "module allowlist %s is writable by group or others, or not owned by root "
 		       "or us",
 		       allowlist);
@@ -278,7 +263,7 @@ sg_allowlist_check(const char *module, const char *allowlist, char *real, char *
 			goto out;
 		}
 	}
-	sg_why(why, why_len, "module %s is not listed in %s", real, allowlist);
+	sg_whyf(why, why_len, "module %s is not listed in %s", real, allowlist);
 	r = SG_ERR_MODULE_NOT_ALLOWED;
 out:
 	if (fd >= 0)
@@ -317,14 +302,14 @@ sg_signer_open(const struct sg_signer_config *cfg, struct sg_signer **out, char 
 		why[0] = '\0';
 	if (out == NULL || cfg == NULL || cfg->token_label == NULL || cfg->pin == NULL ||
 	    cfg->workers < 1 || cfg->workers > SG_SIGNER_MAX_WORKERS) {
-		sg_why(why, why_len, "invalid signer configuration (workers must be 1..%d)",
+		sg_whyf(why, why_len, "invalid signer configuration (workers must be 1..%d)",
 		       SG_SIGNER_MAX_WORKERS);
 		return SG_ERR_INVALID_ARG;
 	}
 	*out = NULL;
 	pin = sg_secret_str(cfg->pin);
 	if (pin == NULL || pin[0] == '\0') {
-		sg_why(why, why_len, "empty user PIN");
+		sg_whyf(why, why_len, "empty user PIN");
 		return SG_ERR_INVALID_ARG;
 	}
 	if ((r = sg_allowlist_check(cfg->module, cfg->allowlist, real, why, why_len)) != 0)
@@ -343,14 +328,14 @@ sg_signer_open(const struct sg_signer_config *cfg, struct sg_signer **out, char 
 	}
 	/* Load the resolved path that was checked, not the name given. */
 	if (PKCS11_CTX_load(s->ctx, real) != 0) {
-		sg_why(why, why_len, "cannot load PKCS#11 module %s: %s", real,
+		sg_whyf(why, why_len, "cannot load PKCS#11 module %s: %s", real,
 		       sg_ossl_err(err, sizeof(err)));
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
 	}
 	s->loaded = 1;
 	if (PKCS11_enumerate_slots(s->ctx, &s->slots, &s->nslots) != 0) {
-		sg_why(why, why_len, "cannot list the slots of %s: %s", real,
+		sg_whyf(why, why_len, "cannot list the slots of %s: %s", real,
 		       sg_ossl_err(err, sizeof(err)));
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
@@ -363,24 +348,24 @@ sg_signer_open(const struct sg_signer_config *cfg, struct sg_signer **out, char 
 			s->slot = &s->slots[i];
 	}
 	if (found == 0) {
-		sg_why(why, why_len, "no initialised token labelled exactly '%s'",
+		sg_whyf(why, why_len, "no initialised token labelled exactly '%s'",
 		       cfg->token_label);
 		r = SG_ERR_NOT_FOUND;
 		goto out;
 	}
 	if (found > 1) {
-		sg_why(why, why_len, "%u tokens are labelled '%s'; refusing to choose", found,
+		sg_whyf(why, why_len, "%u tokens are labelled '%s'; refusing to choose", found,
 		       cfg->token_label);
 		r = SG_ERR_CONFIG;
 		goto out;
 	}
 	if (s->slot->token->userPinLocked) {
-		sg_why(why, why_len, "the user PIN of token '%s' is locked", cfg->token_label);
+		sg_whyf(why, why_len, "the user PIN of token '%s' is locked", cfg->token_label);
 		r = SG_ERR_LOGIN;
 		goto out;
 	}
 	if (PKCS11_open_session(s->slot, 0) != 0) {
-		sg_why(why, why_len, "cannot open a session on token '%s': %s", cfg->token_label,
+		sg_whyf(why, why_len, "cannot open a session on token '%s': %s", cfg->token_label,
 		       sg_ossl_err(err, sizeof(err)));
 		r = SG_ERR_HSM_UNAVAILABLE;
 		goto out;
@@ -388,7 +373,7 @@ sg_signer_open(const struct sg_signer_config *cfg, struct sg_signer **out, char 
 	/* libp11 keeps its own copy of the PIN (OPENSSL_strdup, cleansed when the
 	 * slot is released) to log in again after a token reset. */
 	if (PKCS11_login(s->slot, 0, pin) != 0) {
-		sg_why(why, why_len, "login to token '%s' failed: %s", cfg->token_label,
+		sg_whyf(why, why_len, "login to token '%s' failed: %s", cfg->token_label,
 		       sg_ossl_err(err, sizeof(err)));
 		r = SG_ERR_LOGIN;
 		goto out;
