@@ -53,29 +53,11 @@ for p in signetd signet-token signet-keygen signet-bench; do
 	}
 done
 
-# A TCP port on 127.0.0.1 that nothing listens on.
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
+source "$repo/tests/lib/devenv.sh"
 
 cleanup() {
 	local rc=$?
-	if [[ -n "${DEVDIR:-}" ]]; then
-		"$DEV" down "$DEVDIR" >/dev/null 2>&1 || true
-		if [[ $rc -ne 0 && -f "$DEVDIR/signetd.log" ]]; then
-			echo "--- signetd.log (last 20 lines)" >&2
-			tail -n 20 "$DEVDIR/signetd.log" >&2
-		fi
-	fi
-	[[ -n "${WORK:-}" ]] && rm -rf "$WORK"
+	devenv_teardown "$rc"
 	exit $rc
 }
 
@@ -85,7 +67,6 @@ trap cleanup EXIT
 DEVDIR=$WORK/dev
 SIGNET_DEV_PORT=$(free_port)
 export SIGNET_DEV_PORT SIGNET_DEV_WORKERS=$WORKERS
-# signetd keeps the caller's stdout open after it detaches: never pipe this.
 if ! "$DEV" up "$DEVDIR" >"$WORK/dev-up.log" 2>&1; then
 	cat "$WORK/dev-up.log" >&2
 	exit 1

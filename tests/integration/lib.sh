@@ -8,6 +8,7 @@ set -euo pipefail
 export SIGNET_BIN="$SG_BINARY_DIR/bin"
 BIN=$SIGNET_BIN
 DEV=$SG_SOURCE_DIR/hsm-config/signet-dev
+source "$SG_SOURCE_DIR/tests/lib/devenv.sh"
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -16,19 +17,6 @@ fail() {
 
 pass() {
 	echo "ok: $*"
-}
-
-# A TCP port on 127.0.0.1 that nothing listens on.
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
 }
 
 # dev_up: creates and starts a dev appliance in $WORK/dev; sets SIGNET_CONFIG.
@@ -49,13 +37,6 @@ dev_up() {
 
 dev_cleanup() {
 	local rc=$?
-	if [[ -n "${DEVDIR:-}" ]]; then
-		"$DEV" down "$DEVDIR" >/dev/null 2>&1 || true
-		if [[ $rc -ne 0 && -f "$DEVDIR/signetd.log" ]]; then
-			echo "--- signetd.log (last 40 lines)" >&2
-			tail -n 40 "$DEVDIR/signetd.log" >&2
-		fi
-	fi
-	[[ -n "${WORK:-}" ]] && rm -rf "$WORK"
+	devenv_teardown "$rc"
 	exit $rc
 }
