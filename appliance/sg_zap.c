@@ -77,8 +77,10 @@ sg_zap_handle(void *zap, const struct sg_policy *policy, uint64_t *refused)
 		if (zmq_getsockopt(zap, ZMQ_RCVMORE, &more, &msz) != 0)
 			return SG_ERR_IO;
 	}
+	/* No request id to echo: answer anyway (with an empty one), or the REP
+	 * socket could never receive again and every later handshake would hang. */
 	if (n < 2 || lens[1] > SG_ZAP_FRAME_MAX)
-		return 0; /* cannot even echo a request id: nothing sensible to answer */
+		return sg_zap_reply(zap, "", 0, "500", "bad ZAP request", "");
 	if (n != SG_ZAP_FRAMES || extra || lens[0] != 3 || memcmp(frames[0], "1.0", 3) != 0)
 		return sg_zap_reply(zap, frames[1], lens[1], "500", "bad ZAP request", "");
 	if (lens[5] != 5 || memcmp(frames[5], "CURVE", 5) != 0 || lens[6] != 32) {

@@ -163,6 +163,59 @@ test_bad_requests(void **state)
 	assert_int_equal(refused, 0);
 }
 
+/* Receives one reply with a timeout; returns the status code, or -1 if none came. */
+static int
+recv_zap_status(char *req_id, size_t req_id_len)
+{
+	char frames[6][300];
+	int i, n, more, timeout = 2000;
+	size_t msz = sizeof(more);
+
+	zmq_setsockopt(req, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+	for (i = 0; i < 6; i++) {
+		n = zmq_recv(req, frames[i], sizeof(frames[i]) - 1, 0);
+		if (n < 0)
+			return -1;
+		frames[i][n < (int)sizeof(frames[i]) ? n : (int)sizeof(frames[i]) - 1] = '\0';
+		zmq_getsockopt(req, ZMQ_RCVMORE, &more, &msz);
+		assert_int_equal(more, i < 5);
+	}
+	assert_string_equal(frames[0], "1.0");
+	snprintf(req_id, req_id_len, "%s", frames[1]);
+	return atoi(frames[2]);
+}
+
+/*
+ * Requests too short to carry a request id, or with an overlong one, still
+ * get a reply (status 500): a REP socket that does not answer can never
+ * receive again, and every later CURVE handshake would hang.
+ */
+static void
+test_unanswerable_requests(void **state)
+{
+	char long_id[400], rid[300], uid[128];
+	uint64_t refused = 0;
+
+	/* one frame only */
+	assert_true(zmq_send(req, "1.0", 3, 0) >= 0);
+	assert_int_equal(sg_zap_handle(rep, policy, &refused), 0);
+	assert_int_equal(recv_zap_status(rid, sizeof(rid)), 500);
+	assert_string_equal(rid, "");
+	/* a request id longer than a frame the handler keeps */
+	memset(long_id, 'x', sizeof(long_id));
+	assert_true(zmq_send(req, "1.0", 3, ZMQ_SNDMORE) >= 0);
+	assert_true(zmq_send(req, long_id, sizeof(long_id), 0) >= 0);
+	assert_int_equal(sg_zap_handle(rep, policy, &refused), 0);
+	assert_int_equal(recv_zap_status(rid, sizeof(rid)), 500);
+	assert_string_equal(rid, "");
+	/* the socket is still in step: a good request is admitted */
+	send_zap("1.0", "CURVE", client_raw, 32, 0);
+	assert_int_equal(sg_zap_handle(rep, policy, &refused), 0);
+	assert_int_equal(recv_zap(uid, sizeof(uid)), 200);
+	assert_string_equal(uid, client_pub);
+	assert_int_equal(refused, 0);
+}
+
 static void
 test_draining(void **state)
 {
@@ -195,9 +248,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_known_key), cmocka_unit_test(test_unknown_key),
-	    cmocka_unit_test(test_not_curve), cmocka_unit_test(test_bad_requests),
-	    cmocka_unit_test(test_draining),  cmocka_unit_test(test_fingerprint),
+	    cmocka_unit_test(test_known_key),
+	    cmocka_unit_test(test_unknown_key),
+	    cmocka_unit_test(test_not_curve),
+	    cmocka_unit_test(test_bad_requests),
+	    cmocka_unit_test(test_draining),
+	    cmocka_unit_test(test_fingerprint),
+	    cmocka_unit_test(test_unanswerable_requests),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
