@@ -1,0 +1,436 @@
+/*
+ * make_corpus: writes the msgpack seed inputs of the fuzz targets
+ * (corpus/wire_req, wire_rep, wire_preflight, hsm_proto) with the project's
+ * own encoders, plus hand-made malformed frames.  Run by make_corpus.sh,
+ * which also writes the text seeds (URIs, YAML files).
+ *
+ * Usage: fuzz_make_corpus CORPUS_DIR   (the subdirectories must exist)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "sg_err.h"
+#include "sg_hsm_proto.h"
+#include "sg_wire.h"
+
+static const char *sg_dir;
+
+static void
+sg_put(const char *sub, const char *name, const void *p, size_t n)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", sg_dir, sub, name);
+	if ((f = fopen(path, "wb")) == NULL || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
+		fprintf(stderr, "make_corpus: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
+/* Writes sb to sub/name and also to wire_preflight/ (every frame is a preflight seed). */
+static void
+sg_put_sb(const char *sub, const char *name, const msgpack_sbuffer *sb)
+{
+	char pre[256];
+
+	sg_put(sub, name, sb->data, sb->size);
+	snprintf(pre, sizeof(pre), "%s-%s", sub, name);
+	sg_put("wire_preflight", pre, sb->data, sb->size);
+}
+
+static void
+sg_check(int r, const char *what)
+{
+	if (r != 0) {
+		fprintf(stderr, "make_corpus: encoding %s failed: %d\n", what, r);
+		exit(1);
+	}
+}
+
+static void
+sg_fill(unsigned char *p, size_t n, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(seed + i * 37);
+}
+
+static void
+sg_pack_s(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str(pk, strlen(s));
+	msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+static void
+sg_wire_reqs(msgpack_sbuffer *sb)
+{
+	static struct sg_req q;
+	msgpack_packer pk;
+	int i;
+
+	memset(&q, 0, sizeof(q));
+	q.id = 1;
+	q.op = SG_OP_PING;
+	sg_check(sg_wire_encode_req(sb, &q), "ping");
+	sg_put_sb("wire_req", "ping", sb);
+	q.id = UINT64_MAX;
+	q.op = SG_OP_KEYS_LIST;
+	sg_check(sg_wire_encode_req(sb, &q), "keys.list");
+	sg_put_sb("wire_req", "keys-list-max-id", sb);
+
+	q.id = 7;
+	q.op = SG_OP_SIGN_DIGEST;
+	strcpy(q.u.sign.key, "build-signing");
+	q.u.sign.hash = SG_HASH_SHA256;
+	q.u.sign.digest_len = 32;
+	sg_fill(q.u.sign.digest, 32, 1);
+	sg_check(sg_wire_encode_req(sb, &q), "sign");
+	sg_put_sb("wire_req", "sign-sha256-ec", sb);
+	q.u.sign.hash = SG_HASH_SHA384;
+	q.u.sign.digest_len = 48;
+	q.u.sign.pad = SG_PAD_PKCS1;
+	sg_check(sg_wire_encode_req(sb, &q), "sign");
+	sg_put_sb("wire_req", "sign-sha384-pkcs1", sb);
+	q.u.sign.hash = SG_HASH_SHA512;
+	q.u.sign.digest_len = 64;
+	q.u.sign.pad = SG_PAD_PSS;
+	q.u.sign.idem_len = 16;
+	sg_fill(q.u.sign.idem, 16, 9);
+	sg_check(sg_wire_encode_req(sb, &q), "sign");
+	sg_put_sb("wire_req", "sign-sha512-pss-idem", sb);
+	strcpy(q.u.sign.meta.artifact, "dist/artifact-1.2.3.tar.gz");
+	q.u.sign.meta.has_size = 1;
+	q.u.sign.meta.size = 123456789;
+	strcpy(q.u.sign.meta.job, "ci/pipeline/42 \xc3\xa9t\xc3\xa9");
+	sg_check(sg_wire_encode_req(sb, &q), "sign");
+	sg_put_sb("wire_req", "sign-all-fields", sb);
+
+	/* Malformed and refused requests, each for its own error path. */
+	msgpack_sbuffer_clear(sb);
+	sg_check(sg_wire_encode_req(sb, &q), "sign");
+	msgpack_sbuffer_write(sb, "\xc0", 1);
+	sg_put_sb("wire_req", "bad-trailing-byte", sb);
+	sg_check(sg_wire_encode_req(sb, &q), "sign");
+	sg_put("wire_req", "bad-truncated", sb->data, sb->size - 1);
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4);
+	sg_pack_s(&pk, "v");
+	msgpack_pack_uint8(&pk, 1);
+	sg_pack_s(&pk, "id");
+	msgpack_pack_uint8(&pk, 3);
+	sg_pack_s(&pk, "op");
+	sg_pack_s(&pk, "ping");
+	sg_pack_s(&pk, "id");
+	msgpack_pack_uint8(&pk, 4);
+	sg_put_sb("wire_req", "bad-duplicate-id", sb);
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_pack_map(&pk, 4);
+	sg_pack_s(&pk, "v");
+	msgpack_pack_uint8(&pk, 1);
+	sg_pack_s(&pk, "id");
+	msgpack_pack_uint8(&pk, 3);
+	sg_pack_s(&pk, "op");
+	sg_pack_s(&pk, "ping");
+	sg_pack_s(&pk, "extra");
+	msgpack_pack_nil(&pk);
+	sg_put_sb("wire_req", "bad-unknown-field", sb);
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_pack_map(&pk, 3);
+	sg_pack_s(&pk, "v");
+	msgpack_pack_uint8(&pk, 2);
+	sg_pack_s(&pk, "id");
+	msgpack_pack_uint8(&pk, 3);
+	sg_pack_s(&pk, "op");
+	sg_pack_s(&pk, "ping");
+	sg_put_sb("wire_req", "bad-version", sb);
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_pack_map(&pk, 3);
+	sg_pack_s(&pk, "v");
+	msgpack_pack_uint8(&pk, 1);
+	sg_pack_s(&pk, "id");
+	msgpack_pack_uint8(&pk, 0);
+	sg_pack_s(&pk, "op");
+	sg_pack_s(&pk, "sign.everything");
+	sg_put_sb("wire_req", "bad-id0-unknown-op", sb);
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_pack_map(&pk, 7);
+	sg_pack_s(&pk, "v");
+	msgpack_pack_uint8(&pk, 1);
+	sg_pack_s(&pk, "id");
+	msgpack_pack_uint8(&pk, 5);
+	sg_pack_s(&pk, "op");
+	sg_pack_s(&pk, "sign.digest");
+	sg_pack_s(&pk, "key");
+	sg_pack_s(&pk, "bad name/\xff");
+	sg_pack_s(&pk, "hash");
+	sg_pack_s(&pk, "md5");
+	sg_pack_s(&pk, "digest");
+	msgpack_pack_bin(&pk, 20);
+	msgpack_pack_bin_body(&pk, "0123456789abcdefghij", 20);
+	sg_pack_s(&pk, "meta");
+	msgpack_pack_map(&pk, 1);
+	sg_pack_s(&pk, "size");
+	msgpack_pack_int(&pk, -1);
+	sg_put_sb("wire_req", "bad-sign-fields", sb);
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_pack_map(&pk, 17);
+	for (i = 0; i < 17; i++) {
+		char k[8];
+
+		snprintf(k, sizeof(k), "f%d", i);
+		sg_pack_s(&pk, k);
+		msgpack_pack_int(&pk, i);
+	}
+	sg_put_sb("wire_req", "bad-17-fields", sb);
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_pack_map(&pk, 1);
+	sg_pack_s(&pk, "meta");
+	for (i = 0; i < 9; i++)
+		msgpack_pack_array(&pk, 1);
+	msgpack_pack_nil(&pk);
+	sg_put_sb("wire_req", "bad-too-deep", sb);
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_pack_array(&pk, 3);
+	sg_pack_s(&pk, "v");
+	msgpack_pack_uint8(&pk, 1);
+	msgpack_pack_float(&pk, 1.5f);
+	sg_put_sb("wire_req", "bad-array", sb);
+
+	/* Headers that promise more than the frame holds; ext and 0xc1. */
+	sg_put("wire_req", "bad-huge-map32", "\xdf\xff\xff\xff\xff\xa1v\x01", 8);
+	sg_put("wire_req", "bad-huge-str32", "\x81\xa1v\xdb\x7f\xff\xff\xff", 8);
+	sg_put("wire_req", "bad-ext", "\x81\xa1v\xd4\x01\x00", 6);
+	sg_put("wire_req", "bad-c1", "\x81\xa1v\xc1", 4);
+	sg_put("wire_req", "bad-nul-in-key", "\x81\xa2v\x00\x01", 5);
+}
+
+static void
+sg_wire_reps(msgpack_sbuffer *sb)
+{
+	struct sg_ping_rep ping;
+	static struct sg_key_info keys[2];
+	static struct sg_sign_rep s;
+
+	memset(&ping, 0, sizeof(ping));
+	strcpy(ping.server, "signetd-0.1.0");
+	ping.time = 1700000000;
+	sg_check(sg_wire_encode_ping_rep(sb, 1, &ping), "ping rep");
+	sg_put_sb("wire_rep", "ping", sb);
+
+	memset(keys, 0, sizeof(keys));
+	strcpy(keys[0].name, "build-signing");
+	keys[0].alg = SG_KEYALG_EC_P256;
+	keys[0].pub_len = 91;
+	sg_fill(keys[0].pub, 91, 3);
+	keys[0].hashes = (1u << SG_HASH_SHA256) | (1u << SG_HASH_SHA512);
+	keys[0].ops = 1u << SG_OP_SIGN_DIGEST;
+	strcpy(keys[1].name, "release-signing");
+	keys[1].alg = SG_KEYALG_RSA_3072;
+	keys[1].pub_len = 422;
+	sg_fill(keys[1].pub, 422, 5);
+	keys[1].hashes = 1u << SG_HASH_SHA384;
+	keys[1].ops = (1u << SG_OP_PING) | (1u << SG_OP_KEYS_LIST) | (1u << SG_OP_SIGN_DIGEST);
+	sg_check(sg_wire_encode_keys_rep(sb, 2, keys, 2), "keys rep");
+	sg_put_sb("wire_rep", "keys-2", sb);
+	sg_check(sg_wire_encode_keys_rep(sb, 2, keys, 0), "keys rep");
+	sg_put_sb("wire_rep", "keys-empty", sb);
+
+	memset(&s, 0, sizeof(s));
+	strcpy(s.key, "build-signing");
+	s.alg = SG_KEYALG_EC_P256;
+	s.hash = SG_HASH_SHA256;
+	s.pad = SG_PAD_NONE;
+	s.sig_len = 71;
+	sg_fill(s.sig, 71, 11);
+	s.record = 42;
+	sg_fill(s.record_hash, 32, 13);
+	sg_check(sg_wire_encode_sign_rep(sb, 3, &s), "sign rep");
+	sg_put_sb("wire_rep", "sign-ec", sb);
+	strcpy(s.key, "release-signing");
+	s.alg = SG_KEYALG_RSA_4096;
+	s.hash = SG_HASH_SHA512;
+	s.pad = SG_PAD_PSS;
+	s.sig_len = 512;
+	s.replayed = 1;
+	sg_check(sg_wire_encode_sign_rep(sb, 4, &s), "sign rep");
+	sg_put_sb("wire_rep", "sign-rsa-pss-replayed", sb);
+
+	sg_check(sg_wire_encode_err(sb, 5, SG_ERR_DENIED, "no rule allows this"), "err");
+	sg_put_sb("wire_rep", "err-denied", sb);
+	sg_check(sg_wire_encode_err(sb, 0, SG_ERR_MALFORMED, NULL), "err");
+	sg_put_sb("wire_rep", "err-malformed-id0", sb);
+	sg_check(sg_wire_encode_err(sb, 6, -99999, "x"), "err");
+	sg_put_sb("wire_rep", "err-unknown-code", sb);
+	sg_put("wire_rep", "bad-empty-map", "\x80", 1);
+}
+
+static void
+sg_hsm(msgpack_sbuffer *sb)
+{
+	struct sg_hsm_sign_req q;
+	static struct sg_hsm_sign_rep p;
+	static struct sg_hsm_keyspec specs[3];
+	static struct sg_hsm_key_status st[3];
+	struct sg_hsm_keys_req kq;
+	struct sg_hsm_keys_rep kp;
+
+	memset(&q, 0, sizeof(q));
+	q.seq = 77;
+	strcpy(q.key, "build-signing");
+	q.hash = SG_HASH_SHA256;
+	q.pad = SG_PAD_NONE;
+	q.digest_len = 32;
+	sg_fill(q.digest, 32, 17);
+	sg_check(sg_hsm_encode_sign_req(sb, &q), "hsm sign req");
+	sg_put_sb("hsm_proto", "sign-req", sb);
+	sg_put("hsm_proto", "bad-sign-req-truncated", sb->data, sb->size - 3);
+	q.seq = UINT64_MAX;
+	q.hash = SG_HASH_SHA512;
+	q.pad = SG_PAD_PSS;
+	q.digest_len = 64;
+	sg_check(sg_hsm_encode_sign_req(sb, &q), "hsm sign req");
+	sg_put_sb("hsm_proto", "sign-req-pss", sb);
+
+	memset(&p, 0, sizeof(p));
+	p.seq = 77;
+	p.sig_len = 72;
+	sg_fill(p.sig, 72, 19);
+	sg_check(sg_hsm_encode_sign_rep(sb, &p), "hsm sign rep");
+	sg_put_sb("hsm_proto", "sign-rep", sb);
+	p.err = SG_ERR_SELF_VERIFY;
+	p.sig_len = 0;
+	sg_check(sg_hsm_encode_sign_rep(sb, &p), "hsm sign rep");
+	sg_put_sb("hsm_proto", "sign-rep-err", sb);
+
+	memset(specs, 0, sizeof(specs));
+	strcpy(specs[0].name, "build-signing");
+	strcpy(specs[0].uri, "pkcs11:token=signet-dev;object=build-signing;type=private");
+	specs[0].alg = SG_KEYALG_EC_P256;
+	specs[0].self_verify = 1;
+	strcpy(specs[1].name, "release-signing");
+	strcpy(specs[1].uri, "label:release signing");
+	specs[1].alg = SG_KEYALG_RSA_3072;
+	specs[1].self_verify = 1;
+	strcpy(specs[2].name, "fast.ec_key-2");
+	strcpy(specs[2].uri, "pkcs11:id=%01%02%ff;library-version=2.40");
+	specs[2].alg = SG_KEYALG_EC_P384;
+	kq.specs = specs;
+	kq.n = 3;
+	sg_check(sg_hsm_encode_keys_req(sb, &kq), "hsm keys req");
+	sg_put_sb("hsm_proto", "keys-req", sb);
+	kq.n = 0;
+	sg_check(sg_hsm_encode_keys_req(sb, &kq), "hsm keys req");
+	sg_put_sb("hsm_proto", "keys-req-empty", sb);
+
+	memset(st, 0, sizeof(st));
+	strcpy(st[0].name, "build-signing");
+	st[0].alg = SG_KEYALG_EC_P256;
+	st[0].pub_len = 91;
+	sg_fill(st[0].pub, 91, 23);
+	strcpy(st[1].name, "release-signing");
+	st[1].err = SG_ERR_NOT_FOUND;
+	st[1].alg = SG_KEYALG_RSA_3072;
+	st[2].err = SG_ERR_HSM;
+	kp.err = 0;
+	kp.keys = st;
+	kp.n = 3;
+	sg_check(sg_hsm_encode_keys_rep(sb, &kp), "hsm keys rep");
+	sg_put_sb("hsm_proto", "keys-rep", sb);
+	kp.err = SG_ERR_HSM;
+	kp.n = 0;
+	sg_check(sg_hsm_encode_keys_rep(sb, &kp), "hsm keys rep");
+	sg_put_sb("hsm_proto", "keys-rep-err", sb);
+
+	/* [1, seq, ...] that is malformed but peekable; wrong counts; big ints. */
+	sg_put("hsm_proto", "bad-sign-peekable", "\x96\x01\xcd\x01\x00\xa1k\x01\x00\xc4\x00", 11);
+	sg_put("hsm_proto", "bad-keys-count", "\x92\x02\xdd\x00\x00\x10\x00", 7);
+	sg_put("hsm_proto", "bad-err-int64",
+	       "\x94\x01\x05\xd3\xff\xff\xff\xff\x00\x00\x00\x00\xc4\x00", 14);
+	sg_put("hsm_proto", "bad-trailing", "\x92\x02\x90\x00", 4);
+}
+
+/* Scalars and containers of every msgpack type for the preflight. */
+static void
+sg_preflight(msgpack_sbuffer *sb)
+{
+	msgpack_packer pk;
+	int i;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 16);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_true(&pk);
+	msgpack_pack_false(&pk);
+	msgpack_pack_int8(&pk, -5);
+	msgpack_pack_int16(&pk, -300);
+	msgpack_pack_int32(&pk, -70000);
+	msgpack_pack_int64(&pk, INT64_MIN);
+	msgpack_pack_uint16(&pk, 65535);
+	msgpack_pack_uint32(&pk, 4000000000u);
+	msgpack_pack_uint64(&pk, UINT64_MAX);
+	msgpack_pack_float(&pk, 0.25f);
+	msgpack_pack_double(&pk, -1e300);
+	msgpack_pack_str(&pk, 40);
+	msgpack_pack_str_body(&pk, "0123456789012345678901234567890123456789", 40);
+	msgpack_pack_bin(&pk, 3);
+	msgpack_pack_bin_body(&pk, "\x00\x01\x02", 3);
+	msgpack_pack_map(&pk, 1);
+	msgpack_pack_int(&pk, 1);
+	msgpack_pack_array(&pk, 0);
+	msgpack_pack_map(&pk, 0);
+	sg_put("wire_preflight", "all-types", sb->data, sb->size);
+
+	msgpack_sbuffer_clear(sb);
+	for (i = 0; i < 8; i++)
+		msgpack_pack_array(&pk, 1);
+	msgpack_pack_nil(&pk);
+	sg_put("wire_preflight", "depth-8", sb->data, sb->size);
+	sg_put("wire_preflight", "array16", "\xdc\x00\x02\xc0\xc0", 5);
+	sg_put("wire_preflight", "map16", "\xde\x00\x01\xc0\xc0", 5);
+	sg_put("wire_preflight", "str16-bin16", "\x92\xda\x00\x01x\xc5\x00\x01y", 9);
+	sg_put("wire_preflight", "bad-array32-huge", "\xdd\xff\xff\xff\xff\xc0", 6);
+	sg_put("wire_preflight", "bad-map-odd", "\x82\xc0\xc0\xc0", 4);
+	sg_put("wire_preflight", "bad-ext8", "\xc7\x01\x05\x00", 4);
+	sg_put("wire_preflight", "bad-fixext16",
+	       "\xd8\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+	       "\x00\x00\x00\x00\x00\x00",
+	       18);
+	sg_put("wire_preflight", "bad-two-objects", "\xc0\xc0", 2);
+	sg_put("wire_preflight", "bad-float-short", "\xcb\x00\x00", 3);
+}
+
+int
+main(int argc, char **argv)
+{
+	msgpack_sbuffer sb;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
+		return 2;
+	}
+	sg_dir = argv[1];
+	msgpack_sbuffer_init(&sb);
+	sg_wire_reqs(&sb);
+	sg_wire_reps(&sb);
+	sg_hsm(&sb);
+	sg_preflight(&sb);
+	msgpack_sbuffer_destroy(&sb);
+	return 0;
+}
