@@ -722,6 +722,9 @@ sg_front_sign(struct sg_front *f, struct sg_pending *p, const struct sg_req *req
 		}
 		sg_idem_insert(f, p);
 	}
+	/* The algorithm of the key the request goes out for: a reload may drop or
+	 * replace the key before the signer answers. */
+	p->rec.rep.alg = key->alg;
 	memset(&hreq, 0, sizeof(hreq));
 	hreq.seq = sg_pend_seq(p);
 	snprintf(hreq.key, sizeof(hreq.key), "%s", s->key);
@@ -877,11 +880,6 @@ sg_front_on_signed(struct sg_front *f)
 	}
 	p->rec.has_sig = 1;
 	snprintf(p->rec.rep.key, sizeof(p->rec.rep.key), "%s", p->rec.key);
-	{
-		const struct sg_key_entry *k = sg_key_find(f, p->rec.key);
-
-		p->rec.rep.alg = k != NULL ? k->alg : SG_KEYALG_NONE;
-	}
 	p->rec.rep.hash = p->rec.hash;
 	p->rec.rep.pad = p->rec.pad;
 	memcpy(p->rec.rep.sig, rep.sig, rep.sig_len);

@@ -674,6 +674,104 @@ test_inflight_cap(void **state)
 	zmq_close(s);
 }
 
+/* Removes the first occurrence of the text from needle through end (inclusive) in s. */
+static void
+cut(char *s, const char *needle, const char *end)
+{
+	char *a = strstr(s, needle), *b;
+
+	assert_non_null(a);
+	b = strstr(a, end);
+	assert_non_null(b);
+	b += strlen(end);
+	memmove(a, b, strlen(b) + 1);
+}
+
+/*
+ * A reload that drops a key while signatures with it are in flight: every
+ * request still gets exactly one reply, a signature made with the old
+ * inventory comes back with its key's algorithm and verifies, and the rest
+ * are refused.  (The front looked the key up again when the signer answered;
+ * after the reload it was gone, the reply could not be encoded, and the
+ * client never heard back although the audit log shows the signature.)
+ */
+static void
+test_reload_drops_key_in_flight(void **state)
+{
+	enum { N = 250 }; /* under the default per-client cap of 256 */
+	static unsigned char buf[4096];
+	static struct sg_req reqs[N];
+	char path[4096], why[SG_WHY_MAX];
+	char *orig, *edited;
+	void *s = connect_ci(conf.endpoint);
+	struct sg_req lreq = {.id = 1, .op = SG_OP_KEYS_LIST};
+	struct sg_rep rep, lrep;
+	EVP_PKEY *pub = NULL;
+	int seen[N] = {0}, i, len, ok = 0, refused = 0, missing = 0;
+	size_t j;
+
+	assert_int_equal(send_req(s, &lreq, &lrep), 0);
+	for (j = 0; j < lrep.u.keys.n; j++) {
+		if (strcmp(lrep.u.keys.keys[j].name, "build-signing-rsa3072") == 0)
+			pub = pub_from_der(lrep.u.keys.keys[j].pub, lrep.u.keys.keys[j].pub_len);
+	}
+	assert_non_null(pub);
+	sg_rep_clear(&lrep);
+	snprintf(path, sizeof(path), "%s/policy.yaml", devdir);
+	orig = read_file(path);
+	edited = strdup(orig);
+	assert_non_null(edited);
+	cut(edited, "  - name: build-signing-rsa3072\n", "purposes: [sign]\n");
+	cut(edited, ", build-signing-rsa3072", "rsa3072");
+	assert_null(strstr(edited, "rsa3072"));
+	/* RSA-3072 at a few hundred per second: most are in flight when the reload lands */
+	for (i = 0; i < N; i++) {
+		sign_req_init(&reqs[i], 8000 + (uint64_t)i, "build-signing-rsa3072",
+		              SG_HASH_SHA256);
+		assert_int_equal(sg_wire_encode_req(&sb, &reqs[i]), 0);
+		assert_int_equal(zmq_send(s, sb.data, sb.size, 0), (int)sb.size);
+	}
+	write_file(path, edited);
+	hup_and_wait();
+	for (i = 0; i < N; i++) {
+		if ((len = recv_reply(s, buf, sizeof(buf), 30000)) < 0) {
+			missing = N - i;
+			break;
+		}
+		assert_int_equal(
+		    sg_wire_decode_rep(dec, buf, (size_t)len, SG_OP_SIGN_DIGEST, &rep, why), 0);
+		assert_true(rep.id >= 8000 && rep.id < 8000 + N);
+		assert_int_equal(seen[rep.id - 8000], 0);
+		seen[rep.id - 8000] = 1;
+		if (rep.ok) {
+			const struct sg_req *q = &reqs[rep.id - 8000];
+
+			assert_int_equal(rep.u.sign.alg, SG_KEYALG_RSA_3072);
+			assert_true(openssl_verify(pub, SG_HASH_SHA256, SG_PAD_PKCS1,
+			                           q->u.sign.digest, q->u.sign.digest_len,
+			                           rep.u.sign.sig, rep.u.sign.sig_len));
+			ok++;
+		} else if (rep.err == SG_ERR_UNKNOWN_KEY || rep.err == SG_ERR_DENIED ||
+		           rep.err == SG_ERR_HSM_UNAVAILABLE) {
+			refused++;
+		} else {
+			fail_msg("unexpected error %d (%s)", rep.err, rep.err_msg);
+		}
+	}
+	write_file(path, orig);
+	hup_and_wait();
+	assert_serves(s);
+	EVP_PKEY_free(pub);
+	free(edited);
+	free(orig);
+	zmq_close(s);
+	if (missing > 0)
+		fail_msg("%d of %d requests got no reply", missing, N);
+	/* the reload really landed while signatures were in flight */
+	assert_true(ok >= 1);
+	assert_true(refused >= 1);
+}
+
 /*
  * SIGTERM with requests in flight: every request is answered (signed, or
  * refused as shutting down), none is lost.  Runs last: the daemon exits.
@@ -722,11 +820,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_keys_list),      cmocka_unit_test(test_sign_all),
-	    cmocka_unit_test(test_denials),        cmocka_unit_test(test_bad_requests),
-	    cmocka_unit_test(test_oversized),      cmocka_unit_test(test_unknown_key_gets_nothing),
-	    cmocka_unit_test(test_pipelined),      cmocka_unit_test(test_idempotency),
-	    cmocka_unit_test(test_reload),         cmocka_unit_test(test_inflight_cap),
+	    cmocka_unit_test(test_keys_list),
+	    cmocka_unit_test(test_sign_all),
+	    cmocka_unit_test(test_denials),
+	    cmocka_unit_test(test_bad_requests),
+	    cmocka_unit_test(test_oversized),
+	    cmocka_unit_test(test_unknown_key_gets_nothing),
+	    cmocka_unit_test(test_pipelined),
+	    cmocka_unit_test(test_idempotency),
+	    cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_inflight_cap),
+	    cmocka_unit_test(test_reload_drops_key_in_flight),
 	    cmocka_unit_test(test_sigterm_drains),
 	};
 
