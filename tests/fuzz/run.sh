@@ -52,7 +52,11 @@ fi
 # with libFuzzer's main().
 # clang's -Wformat-nonliteral (from -Wformat=2) also flags the va_list
 # forwarders of sg_yaml.c that gcc accepts: kept a warning in this build.
+# The lock lets several run.sh share build-fuzz/ (one per CPU) without two
+# builds racing on the same objects.
 mkdir -p "$build/logs"
+exec 9>"$build/.build.lock"
+flock 9
 if ! { cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSIGNET_SANITIZE=ON -DSIGNET_FUZZ=ON \
   -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link -Wno-error=format-nonliteral" &&
@@ -61,6 +65,8 @@ if ! { cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=
   echo "run.sh: build failed, see $build/logs/build-$target.log" >&2
   exit 1
 fi
+flock -u 9
+exec 9>&-
 
 corpus=$here/corpus/$target
 scratch=$build/new-corpus/$target
