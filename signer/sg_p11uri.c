@@ -85,7 +85,20 @@ sg_p11uri_decode(const char *v, size_t len, unsigned char *out, size_t cap)
 	return (long)n;
 }
 
-/* Decodes a text attribute: no NUL, valid UTF-8, 1..cap bytes. */
+/* 1 if the n bytes at p hold an ASCII control character (NUL included). */
+static int
+sg_p11uri_has_control(const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return 1;
+	}
+	return 0;
+}
+
+/* Decodes a text attribute: valid UTF-8 without control characters, 1..cap bytes. */
 static int
 sg_p11uri_text(const char *name, const char *v, size_t len, char *out, size_t cap, char *why)
 {
@@ -100,9 +113,12 @@ sg_p11uri_text(const char *name, const char *v, size_t len, char *out, size_t ca
 		sg_whyf(why, SG_WHY_MAX, "pkcs11 URI: bad character or escape in %s", name);
 		return SG_ERR_INVALID_ARG;
 	}
-	if (n == 0 || memchr(out, '\0', (size_t)n) != NULL ||
+	if (n == 0 || sg_p11uri_has_control((const unsigned char *)out, (size_t)n) ||
 	    !sg_wire_utf8_valid((const unsigned char *)out, (size_t)n)) {
-		sg_whyf(why, SG_WHY_MAX, "pkcs11 URI: attribute %s is empty or not valid UTF-8", name);
+		sg_whyf(
+		    why, SG_WHY_MAX,
+		    "pkcs11 URI: attribute %s is empty, not valid UTF-8 or has a control character",
+		    name);
 		return SG_ERR_INVALID_ARG;
 	}
 	out[n] = '\0';
@@ -272,11 +288,9 @@ sg_p11uri_parse(const char *s, struct sg_p11uri *out, char *why)
 			sg_whyf(why, SG_WHY_MAX, "%s", "label: name is not valid UTF-8");
 			return SG_ERR_INVALID_ARG;
 		}
-		for (i = 0; i < nlen; i++) {
-			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
-				sg_whyf(why, SG_WHY_MAX, "%s", "label: name has a control character");
-				return SG_ERR_INVALID_ARG;
-			}
+		if (sg_p11uri_has_control((const unsigned char *)p, nlen)) {
+			sg_whyf(why, SG_WHY_MAX, "%s", "label: name has a control character");
+			return SG_ERR_INVALID_ARG;
 		}
 		memcpy(u.object, p, nlen);
 		u.have = SG_P11URI_HAVE_OBJECT;
@@ -308,7 +322,8 @@ sg_p11uri_parse(const char *s, struct sg_p11uri *out, char *why)
 			seg_end = end;
 		eq = memchr(p, '=', (size_t)(seg_end - p));
 		if (eq == NULL || eq == p) {
-			sg_whyf(why, SG_WHY_MAX, "%s", "pkcs11 URI: attribute without a name or '='");
+			sg_whyf(why, SG_WHY_MAX, "%s",
+			        "pkcs11 URI: attribute without a name or '='");
 			return SG_ERR_INVALID_ARG;
 		}
 		nlen = (size_t)(eq - p);
@@ -325,7 +340,7 @@ sg_p11uri_parse(const char *s, struct sg_p11uri *out, char *why)
 		}
 		if (u.have & sg_p11uri_attrs[i].bit) {
 			sg_whyf(why, SG_WHY_MAX, "pkcs11 URI: attribute %s appears twice",
-			              sg_p11uri_attrs[i].name);
+			        sg_p11uri_attrs[i].name);
 			return SG_ERR_DUPLICATE_FIELD;
 		}
 		if ((r = sg_p11uri_attr(&u, sg_p11uri_attrs[i].bit, sg_p11uri_attrs[i].name, eq + 1,

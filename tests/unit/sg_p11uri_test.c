@@ -73,6 +73,12 @@ test_minimal_and_label(void **state)
 	/* literal reserved characters allowed in a path value */
 	assert_int_equal(sg_p11uri_parse("pkcs11:object=a:b@c(d)+e,f", &u, NULL), 0);
 	assert_string_equal(u.object, "a:b@c(d)+e,f");
+	/* a control character is refused whether written as it is or percent-encoded */
+	assert_int_equal(sg_p11uri_parse("pkcs11:object=a%07b", &u, NULL), SG_ERR_INVALID_ARG);
+	assert_int_equal(sg_p11uri_parse("pkcs11:token=a%7fb", &u, NULL), SG_ERR_INVALID_ARG);
+	assert_int_equal(sg_p11uri_parse("label:a\x07" "b", &u, NULL), SG_ERR_INVALID_ARG);
+	/* ...but an id is binary and may hold any byte */
+	assert_int_equal(sg_p11uri_parse("pkcs11:id=%00%07%7f", &u, NULL), 0);
 }
 
 static void
