@@ -248,22 +248,34 @@ sg_idem_remove(struct sg_front *f, struct sg_pending *p)
 	p->idem_held = 0;
 }
 
-/* Slot of the in-flight counter of client (created if needed), or SG_EMPTY_SLOT if full. */
+/*
+ * Slot of the in-flight counter of client (created if needed), or
+ * SG_EMPTY_SLOT if every counter is in use.  Slots are never emptied (that
+ * would break probe chains and move the slots pending requests hold), but a
+ * counter at zero is reused for a new name: over the daemon's life, reloads
+ * bring more distinct client names than there are slots.
+ */
 static unsigned
 sg_count_slot(struct sg_front *f, const char *client)
 {
 	unsigned i = sg_fnv(2166136261u, client, strlen(client)) % SG_COUNT_SLOTS, n;
+	unsigned reuse = SG_EMPTY_SLOT;
 
-	for (n = 0; n < SG_COUNT_SLOTS; n++) {
-		if (f->counts[i].name[0] == '\0') {
-			snprintf(f->counts[i].name, sizeof(f->counts[i].name), "%s", client);
-			return i;
-		}
+	for (n = 0; n < SG_COUNT_SLOTS && f->counts[i].name[0] != '\0'; n++) {
 		if (strcmp(f->counts[i].name, client) == 0)
 			return i;
+		if (f->counts[i].count == 0 && reuse == SG_EMPTY_SLOT)
+			reuse = i;
 		i = (i + 1) % SG_COUNT_SLOTS;
 	}
-	return SG_EMPTY_SLOT;
+	/* Not in the table: take the first idle counter on its probe path, else the empty slot. */
+	if (reuse == SG_EMPTY_SLOT) {
+		if (n == SG_COUNT_SLOTS)
+			return SG_EMPTY_SLOT;
+		reuse = i;
+	}
+	snprintf(f->counts[reuse].name, sizeof(f->counts[reuse].name), "%s", client);
+	return reuse;
 }
 
 static void
