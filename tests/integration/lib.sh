@@ -23,16 +23,17 @@ pass() {
 dev_up() {
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/signet-it.XXXXXX")
 	# ipc:// paths are limited to about 100 bytes: keep the directory short.
+	DEVDIR=$WORK/dev
+	# Before anything can fail: a half-made appliance (token, PINs) goes too.
+	trap dev_cleanup EXIT
 	SIGNET_DEV_PORT=$(free_port)
 	export SIGNET_DEV_PORT
-	"$DEV" up "$WORK/dev" >/dev/null 2>"$WORK/dev-up.log" || {
+	"$DEV" up "$DEVDIR" >/dev/null 2>"$WORK/dev-up.log" || {
 		cat "$WORK/dev-up.log" >&2
 		fail "signet-dev up"
 	}
-	DEVDIR=$WORK/dev
 	export SIGNET_CONFIG=$DEVDIR/client.conf
 	export SOFTHSM2_CONF=$DEVDIR/softhsm2.conf
-	trap dev_cleanup EXIT
 }
 
 dev_cleanup() {
