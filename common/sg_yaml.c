@@ -194,6 +194,10 @@ sg_yaml_line_near(const struct sg_yaml_doc *doc, const char *field)
 	}
 }
 
+static void sg_yaml_vwhy(const char *file, unsigned line, char *why, size_t why_len,
+                         const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+
 static void
 sg_yaml_vwhy(const char *file, unsigned line, char *why, size_t why_len, const char *field,
              const char *fmt, va_list ap)
@@ -271,8 +275,7 @@ sg_yaml_read(const char *path, int bad, unsigned char **out, size_t *out_len, ch
 	}
 	if (st.st_size > SG_YAML_MAX_FILE) {
 		r = bad;
-		sg_whyf(why, why_len, "%s: file is larger than %d bytes", path,
-		                SG_YAML_MAX_FILE);
+		sg_whyf(why, why_len, "%s: file is larger than %d bytes", path, SG_YAML_MAX_FILE);
 		goto out;
 	}
 	/* One spare byte so that a file that grew since fstat is caught, not truncated. */
@@ -296,7 +299,7 @@ sg_yaml_read(const char *path, int bad, unsigned char **out, size_t *out_len, ch
 		if (len > SG_YAML_MAX_FILE) {
 			r = bad;
 			sg_whyf(why, why_len, "%s: file is larger than %d bytes", path,
-			                SG_YAML_MAX_FILE);
+			        SG_YAML_MAX_FILE);
 			goto out;
 		}
 	}
@@ -673,6 +676,9 @@ sg_yaml_log_frame(struct sg_yaml_log *lg, const char *msg)
  * backtrace; some libcyaml versions name an offending key only at debug
  * level, so lower levels are captured too (as a hint).
  */
+static void sg_yaml_log_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 sg_yaml_log_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
 {
