@@ -363,19 +363,32 @@ sg_map_close(const struct sg_map *m)
 	return 0;
 }
 
+/*
+ * Finds and consumes field name into *o (NULL when absent): 0, or
+ * SG_ERR_MISSING_FIELD when a required field is absent.
+ */
 static int
-sg_field_uint(struct sg_map *m, const char *name, int required, uint64_t *out, int *present)
+sg_field_find(struct sg_map *m, const char *name, int required, const msgpack_object **o)
 {
-	const msgpack_object *o = sg_map_get(m, name);
-
-	if (present != NULL)
-		*present = o != NULL;
-	if (o == NULL) {
-		if (!required)
-			return 0;
+	*o = sg_map_get(m, name);
+	if (*o == NULL && required) {
 		sg_whyf(m->why, SG_WHY_MAX, "field '%s' is missing", name);
 		return SG_ERR_MISSING_FIELD;
 	}
+	return 0;
+}
+
+static int
+sg_field_uint(struct sg_map *m, const char *name, int required, uint64_t *out, int *present)
+{
+	const msgpack_object *o;
+	int r;
+
+	r = sg_field_find(m, name, required, &o);
+	if (present != NULL)
+		*present = o != NULL;
+	if (r != 0 || o == NULL)
+		return r;
 	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
 		sg_whyf(m->why, SG_WHY_MAX, "field '%s' must be an unsigned integer", name);
 		return SG_ERR_BAD_TYPE;
@@ -387,14 +400,11 @@ sg_field_uint(struct sg_map *m, const char *name, int required, uint64_t *out, i
 static int
 sg_field_bool(struct sg_map *m, const char *name, int required, int *out)
 {
-	const msgpack_object *o = sg_map_get(m, name);
+	const msgpack_object *o;
+	int r;
 
-	if (o == NULL) {
-		if (!required)
-			return 0;
-		sg_whyf(m->why, SG_WHY_MAX, "field '%s' is missing", name);
-		return SG_ERR_MISSING_FIELD;
-	}
+	if ((r = sg_field_find(m, name, required, &o)) != 0 || o == NULL)
+		return r;
 	if (o->type != MSGPACK_OBJECT_BOOLEAN) {
 		sg_whyf(m->why, SG_WHY_MAX, "field '%s' must be a boolean", name);
 		return SG_ERR_BAD_TYPE;
@@ -428,16 +438,14 @@ sg_obj_str(const msgpack_object *o, char *out, size_t max, int allow_empty, char
 static int
 sg_field_str(struct sg_map *m, const char *name, int required, char *out, size_t max, int *present)
 {
-	const msgpack_object *o = sg_map_get(m, name);
+	const msgpack_object *o;
+	int r;
 
+	r = sg_field_find(m, name, required, &o);
 	if (present != NULL)
 		*present = o != NULL;
-	if (o == NULL) {
-		if (!required)
-			return 0;
-		sg_whyf(m->why, SG_WHY_MAX, "field '%s' is missing", name);
-		return SG_ERR_MISSING_FIELD;
-	}
+	if (r != 0 || o == NULL)
+		return r;
 	return sg_obj_str(o, out, max, 0, m->why, name);
 }
 
@@ -460,15 +468,12 @@ static int
 sg_field_bin(struct sg_map *m, const char *name, int required, unsigned char *out, size_t max,
              size_t *len)
 {
-	const msgpack_object *o = sg_map_get(m, name);
+	const msgpack_object *o;
+	int r;
 
 	*len = 0;
-	if (o == NULL) {
-		if (!required)
-			return 0;
-		sg_whyf(m->why, SG_WHY_MAX, "field '%s' is missing", name);
-		return SG_ERR_MISSING_FIELD;
-	}
+	if ((r = sg_field_find(m, name, required, &o)) != 0 || o == NULL)
+		return r;
 	if (o->type != MSGPACK_OBJECT_BIN) {
 		sg_whyf(m->why, SG_WHY_MAX, "field '%s' must be binary", name);
 		return SG_ERR_BAD_TYPE;
@@ -593,7 +598,8 @@ sg_wire_decode_req(struct sg_wire_dec *d, const void *buf, size_t len, size_t ma
 		goto fail;
 	}
 	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || (v = o->via.u64) != SG_WIRE_VERSION) {
-		sg_whyf(why, SG_WHY_MAX, "unsupported protocol version (this server speaks %s)", "1");
+		sg_whyf(why, SG_WHY_MAX, "unsupported protocol version (this server speaks %s)",
+		        "1");
 		r = SG_ERR_VERSION;
 		goto fail;
 	}
