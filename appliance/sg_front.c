@@ -90,7 +90,7 @@ struct sg_front {
 	struct sg_count_entry *counts; /* SG_COUNT_SLOTS */
 	struct sg_wire_dec *dec;
 	msgpack_sbuffer sb;
-	int draining;
+	int draining, drain_abandoned;
 	int64_t drain_start_ms, last_request_ms;
 	struct sg_front_stats st;
 };
@@ -485,7 +485,7 @@ sg_front_new(const struct sg_config *cfg, const char *config_path, struct sg_pol
              size_t why_len)
 {
 	struct sg_front *f = NULL;
-	int timeout = SG_CTL_TIMEOUT_MS, hwm = 0, r = SG_ERR_INTERNAL;
+	int timeout = SG_CTL_TIMEOUT_MS, hwm = 0, one = 1, r = SG_ERR_INTERNAL;
 	size_t i;
 
 	*out = NULL;
@@ -527,6 +527,10 @@ sg_front_new(const struct sg_config *cfg, const char *config_path, struct sg_pol
 	zmq_setsockopt(f->hsm_push, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(f->hsm_pull, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(f->hsm_ctl, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+	/* After a timed-out exchange the REQ socket must be able to send again,
+	 * and a late answer to the old request must not be taken for the new one. */
+	zmq_setsockopt(f->hsm_ctl, ZMQ_REQ_RELAXED, &one, sizeof(one));
+	zmq_setsockopt(f->hsm_ctl, ZMQ_REQ_CORRELATE, &one, sizeof(one));
 	zmq_setsockopt(f->hsm_ctl, ZMQ_SNDTIMEO, &timeout, sizeof(timeout));
 	if (zmq_bind(f->hsm_push, SG_EP_HSM_REQ) != 0 ||
 	    zmq_bind(f->hsm_pull, SG_EP_HSM_REP) != 0 || zmq_bind(f->hsm_ctl, SG_EP_HSM_CTL) != 0) {
@@ -782,6 +786,35 @@ sg_drain_more(void *s)
 	}
 }
 
+/*
+ * The whole appliance is at SG_MAX_PENDING requests in flight: there is no
+ * state to hold this one, so it is answered busy at once and, unlike every
+ * other outcome, without an audit record (docs/protocol.md says so).
+ */
+static void
+sg_front_refuse_overload(struct sg_front *f, zmq_msg_t *rid, zmq_msg_t *body, const char *client)
+{
+	struct sg_req req;
+	char why[SG_WHY_MAX];
+	int have_id = 0;
+
+	f->st.denied++;
+	sg_warn("%zu requests in flight: refused one from %s as busy, unaudited", f->in_flight,
+	        client);
+	(void)sg_wire_decode_req(f->dec, zmq_msg_data(body), zmq_msg_size(body), f->max_msg, &req,
+	                         &have_id, why);
+	if (zmq_msg_size(rid) > SG_RID_MAX ||
+	    sg_wire_encode_err(&f->sb, have_id ? req.id : 0, SG_ERR_BUSY,
+	                       "the appliance has too many requests in flight; retry") != 0)
+		return;
+	if (zmq_send(f->router, zmq_msg_data(rid), zmq_msg_size(rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
+	        0 ||
+	    zmq_send(f->router, f->sb.data, f->sb.size, ZMQ_DONTWAIT) < 0)
+		f->st.undeliverable++;
+	else
+		f->st.replies++;
+}
+
 static void
 sg_front_on_request(struct sg_front *f)
 {
@@ -813,8 +846,7 @@ sg_front_on_request(struct sg_front *f)
 	f->last_request_ms = sg_now_ms();
 	if (zmq_msg_size(&rid) > SG_RID_MAX || (p = sg_pend_alloc(f)) == NULL) {
 		sg_drain_more(f->router);
-		sg_warn("too many requests in flight; dropped one from %s",
-		        sg_policy_client_name(client));
+		sg_front_refuse_overload(f, &rid, &body, sg_policy_client_name(client));
 		goto out;
 	}
 	memcpy(p->rid, zmq_msg_data(&rid), zmq_msg_size(&rid));
@@ -914,8 +946,13 @@ sg_front_on_audited(struct sg_front *f)
 		next = rec->next;
 		if (rec->status != 0 && rec->has_sig)
 			sg_warn("signature for %s withheld: audit log not writable", rec->client);
-		if (sg_front_encode_reply(f, p) == 0)
+		/* One reply per request, even if the proper one cannot be encoded. */
+		if (sg_front_encode_reply(f, p) == 0 ||
+		    sg_wire_encode_err(&f->sb, p->rec.req_id, SG_ERR_INTERNAL, NULL) == 0)
 			sg_front_send(f, p);
+		else
+			sg_error("no reply could be encoded for request %llu of %s",
+			         (unsigned long long)p->rec.req_id, p->rec.client);
 		sg_pend_free(f, p);
 	}
 }
@@ -993,6 +1030,30 @@ sg_front_drained(const struct sg_front *f)
 	                             now - f->drain_start_ms >= SG_DRAIN_MAX_MS);
 }
 
+/*
+ * A drain must end even if the signer never answers (a hung HSM): past
+ * SG_DRAIN_MAX_MS, requests still waiting for it are failed (and audited as
+ * such); a late answer from the signer is then dropped as unknown.
+ */
+static void
+sg_front_abandon_signing(struct sg_front *f)
+{
+	size_t i;
+
+	if (f->drain_abandoned || sg_now_ms() - f->drain_start_ms < SG_DRAIN_MAX_MS)
+		return;
+	f->drain_abandoned = 1;
+	for (i = 0; i < f->n_chunks * SG_CHUNK; i++) {
+		struct sg_pending *p = sg_pend_at(f, (uint32_t)i);
+
+		if (p->state != SG_PEND_SIGNING)
+			continue;
+		sg_front_fail(f, p, SG_ERR_HSM_UNAVAILABLE,
+		              "the HSM did not answer before the appliance stopped");
+	}
+	sg_warn("stopping: gave up waiting for the HSM on the requests still in flight");
+}
+
 int
 sg_front_run(struct sg_front *f, int sigfd)
 {
@@ -1013,6 +1074,8 @@ sg_front_run(struct sg_front *f, int sigfd)
 	for (;;) {
 		if (f->draining && sg_front_drained(f))
 			break;
+		if (f->draining)
+			sg_front_abandon_signing(f);
 		n = zmq_poll(items, 5, f->draining ? 50 : -1);
 		if (n < 0) {
 			if (errno == EINTR)

@@ -116,8 +116,8 @@ daemonize(void)
 		return -1;
 	/* Let go of the caller's stdin and stdout (a pipe would never see EOF);
 	 * stderr stays: it is where the log goes unless syslog is configured. */
-	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
-	    dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0)
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 || dup2(null, STDIN_FILENO) < 0 ||
+	    dup2(null, STDOUT_FILENO) < 0)
 		return -1;
 	if (null > STDERR_FILENO)
 		close(null);
@@ -310,6 +310,10 @@ main(int argc, char **argv)
 		status = 0;
 out:
 	report_ready(ready_fd, 0);
+	/* Whatever the audit writer still holds points into the front's pending
+	 * pool: let it finish before the front goes. */
+	if (audit != NULL)
+		sg_audit_stop(audit);
 	sg_front_free(front);
 	sg_audit_close(audit);
 	sg_signer_close(signer);
