@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -136,20 +137,44 @@ report_ready(int fd, int ok)
 	close(fd);
 }
 
+/*
+ * Takes the pid file's lock, so that a second signetd with the same
+ * configuration refuses to start instead of taking over an ipc:// socket
+ * path.  The lock lives as long as the process (the descriptor stays open).
+ * Returns the descriptor, or -1 with why.
+ */
 static int
-write_pid_file(const char *path)
+lock_pid_file(const char *path, char *why, size_t why_len)
 {
 	char buf[32];
-	int fd, n;
+	ssize_t n;
+	int fd;
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
-		return SG_ERR_IO;
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)n) != n) {
-		close(fd);
-		return SG_ERR_IO;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0) {
+		snprintf(why, why_len, "pid file %s: %s", path, strerror(errno));
+		return -1;
 	}
-	close(fd);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		snprintf(why, why_len, "another signetd (pid %s) holds %s", buf[0] ? buf : "?",
+		         path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+write_pid_file(int fd)
+{
+	char buf[32];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		return SG_ERR_IO;
 	return 0;
 }
 
@@ -195,7 +220,7 @@ main(int argc, char **argv)
 	struct sg_audit *audit = NULL;
 	struct sg_front *front = NULL;
 	const char *config_path = NULL;
-	int foreground = 0, check = 0, ch, sigfd = -1, ready_fd = -1, status = 1, r;
+	int foreground = 0, check = 0, ch, sigfd = -1, ready_fd = -1, pid_fd = -1, status = 1, r;
 	char why[1024];
 	sigset_t set;
 
@@ -258,6 +283,10 @@ main(int argc, char **argv)
 		sg_error("cannot detach: %s", strerror(errno));
 		goto out;
 	}
+	if (cfg.pid_file != NULL && (pid_fd = lock_pid_file(cfg.pid_file, why, sizeof(why))) < 0) {
+		sg_error("%s", why);
+		goto out;
+	}
 	if ((sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		sg_error("signalfd: %s", strerror(errno));
 		goto out;
@@ -300,7 +329,7 @@ main(int argc, char **argv)
 		sg_error("%s", why);
 		goto out;
 	}
-	if (cfg.pid_file != NULL && write_pid_file(cfg.pid_file) != 0)
+	if (pid_fd >= 0 && write_pid_file(pid_fd) != 0)
 		sg_warn("cannot write pid file %s", cfg.pid_file);
 	sg_info("signetd %s ready (token %s, %u workers)", SIGNET_VERSION, cfg.token_label,
 	        cfg.workers);
@@ -320,8 +349,12 @@ out:
 	sg_policy_free(policy);
 	sg_secret_free(pin);
 	sg_secret_free(server_key);
-	if (cfg.pid_file != NULL && status == 0)
-		unlink(cfg.pid_file);
+	if (pid_fd >= 0) {
+		/* Only the holder of the lock removes the file. */
+		if (status == 0)
+			unlink(cfg.pid_file);
+		close(pid_fd);
+	}
 	sg_config_clear(&cfg);
 	if (sigfd >= 0)
 		close(sigfd);

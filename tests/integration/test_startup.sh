@@ -21,6 +21,15 @@ pin=$(cat "$DEVDIR/user.pin")
 ! tr '\0' '\n' <"/proc/$pid/environ" | grep -qF "$pin" || fail "the PIN is in signetd's environment"
 grep -E '^Max core file size +0 +0 ' "/proc/$pid/limits" >/dev/null || fail "core dumps are not off"
 pass "running daemon: PIN not in argv or environment, core dumps off"
+
+# a second signetd on the same configuration refuses to start (pid file lock)
+rc=0
+SOFTHSM2_CONF=$DEVDIR/softhsm2.conf "$D" -c "$conf" 2>"$WORK/second.err" || rc=$?
+[[ $rc -eq 1 ]] || fail "a second signetd exited $rc, not 1"
+grep -q "another signetd (pid $pid) holds" "$WORK/second.err" || fail "second instance: $(cat "$WORK/second.err")"
+[[ $(cat "$DEVDIR/signetd.pid") == "$pid" ]] || fail "the second instance touched the pid file"
+"$BIN/signet" ping >/dev/null 2>&1 || fail "the first signetd stopped serving"
+pass "a second instance is refused; the first goes on"
 "$DEV" down "$DEVDIR" >/dev/null 2>&1
 
 expect_refusal() { # what pattern
