@@ -931,7 +931,10 @@ sg_front_on_signed(struct sg_front *f)
 	f->st.signatures++;
 	sg_front_finish(f, p, 0);
 out:
+	/* The signature is not released yet (its record is not durable): no copy
+	 * of it stays behind in freed memory. */
 	sg_wipe(&rep, sizeof(rep));
+	sg_wipe(zmq_msg_data(&msg), zmq_msg_size(&msg));
 	zmq_msg_close(&msg);
 }
 
