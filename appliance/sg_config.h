@@ -1,5 +1,5 @@
 /*
- * sg_config: the daemon configuration (signetd.yaml; see docs/operations.md),
+ * sg_config: the daemon configuration (signetd.yaml; see docs/configuration.md),
  * loaded with the same strict YAML rules as the policy.
  *
  * The configuration names files, never secrets: the CURVE server secret key
