@@ -1041,7 +1041,7 @@ sg_front_drained(const struct sg_front *f)
 static void
 sg_front_abandon_signing(struct sg_front *f)
 {
-	size_t i;
+	size_t i, n = 0;
 
 	if (f->drain_abandoned || sg_now_ms() - f->drain_start_ms < SG_DRAIN_MAX_MS)
 		return;
@@ -1053,8 +1053,10 @@ sg_front_abandon_signing(struct sg_front *f)
 			continue;
 		sg_front_fail(f, p, SG_ERR_HSM_UNAVAILABLE,
 		              "the HSM did not answer before the appliance stopped");
+		n++;
 	}
-	sg_warn("stopping: gave up waiting for the HSM on the requests still in flight");
+	if (n > 0)
+		sg_warn("stopping: gave up waiting for the HSM on %zu requests", n);
 }
 
 int
