@@ -60,7 +60,7 @@ pass "two files in one call, FILE.sig names"
 
 # tampering: one changed byte fails with openssl and with signet verify (exit 1)
 cp "$F/big.bin" "$WORK/tampered.bin"
-printf '\x01' | dd of="$WORK/tampered.bin" bs=1 seek=5000000 conv=notrunc status=none
+flip_byte "$WORK/tampered.bin" 5000000
 out=$(ossl_verify "$WORK/build-signing.pub.pem" sha256 "$WORK/tampered.bin" "$WORK/big.build-signing.sig" || true)
 [[ ${out,,} == "verification failure" ]] || fail "openssl accepted a tampered file: $out"
 "$S" verify "$F/big.bin" --sig "$WORK/big.build-signing.sig" --key build-signing >/dev/null 2>&1 ||

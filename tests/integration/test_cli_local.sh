@@ -7,6 +7,7 @@ set -euo pipefail
 
 signet=${SG_BINARY_DIR:?SG_BINARY_DIR must name the build directory}/bin/signet
 [[ -x "$signet" ]] || { echo "test_cli_local: $signet not built" >&2; exit 1; }
+source "${SG_SOURCE_DIR:?SG_SOURCE_DIR must name the source directory}/tests/lib/devenv.sh"
 work=$(mktemp -d /tmp/signet-cli-local.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -95,13 +96,13 @@ json_check 'd["digest"] == "'"$want"'"'
 # Wrong hash, tampered file, tampered signature, another key: 1.
 expect 1 "$signet" verify artifact.bin --sig artifact.sig --pubkey ec.pem --hash sha384
 cp artifact.bin tampered.bin
-printf 'x' | dd of=tampered.bin bs=1 seek=500000 conv=notrunc 2>/dev/null
+flip_byte tampered.bin 500000
 expect 1 "$signet" verify tampered.bin --sig artifact.sig --pubkey ec.pem
 grep -q 'Verification failure' err.txt || fail "verify of a tampered file did not say so"
 expect 1 "$signet" verify tampered.bin --sig artifact.sig --pubkey ec.pem --json
 json_check 'd["ok"] is False and d["verified"] is False and d["error"]["name"] == "bad_signature"'
 cp artifact.sig bad.sig
-printf '\x01' | dd of=bad.sig bs=1 seek=20 conv=notrunc 2>/dev/null
+flip_byte bad.sig 20
 expect 1 "$signet" verify artifact.bin --sig bad.sig --pubkey ec.pem
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out other.key 2>/dev/null
 openssl pkey -in other.key -pubout -out other.pem

@@ -29,3 +29,14 @@ devenv_teardown() {
 		rm -rf "$WORK"
 	fi
 }
+
+# flip_byte FILE OFFSET: inverts every bit of one byte in place, so the file
+# is certain to change (writing a fixed byte would leave it unchanged when it
+# already held that byte).
+flip_byte() {
+	local f=$1 off=$2 b
+	b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+	[[ -n "$b" ]] || return 1
+	# shellcheck disable=SC2059 # the format is the octal escape of the new byte
+	printf "$(printf '\\%03o' $((b ^ 255)))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+}
