@@ -20,20 +20,30 @@ pass() {
 }
 
 # dev_up: creates and starts a dev appliance in $WORK/dev; sets SIGNET_CONFIG.
+# Tests run in parallel: a port taken between free_port and signetd's bind
+# is retried with another port (and a new directory) twice.
 dev_up() {
-	WORK=$(mktemp -d "${TMPDIR:-/tmp}/signet-it.XXXXXX")
-	# ipc:// paths are limited to about 100 bytes: keep the directory short.
-	DEVDIR=$WORK/dev
-	# Before anything can fail: a half-made appliance (token, PINs) goes too.
+	local attempt
 	trap dev_cleanup EXIT
-	SIGNET_DEV_PORT=$(free_port)
-	export SIGNET_DEV_PORT
-	"$DEV" up "$DEVDIR" >/dev/null 2>"$WORK/dev-up.log" || {
+	for attempt in 1 2 3; do
+		# ipc:// paths are limited to about 100 bytes: keep the directory short.
+		WORK=$(mktemp -d "${TMPDIR:-/tmp}/signet-it.XXXXXX")
+		SIGNET_DEV_PORT=$(free_port)
+		export SIGNET_DEV_PORT
+		if "$DEV" up "$WORK/dev" >/dev/null 2>"$WORK/dev-up.log"; then
+			DEVDIR=$WORK/dev
+			export SIGNET_CONFIG=$DEVDIR/client.conf
+			export SOFTHSM2_CONF=$DEVDIR/softhsm2.conf
+			return 0
+		fi
+		if [[ $attempt -lt 3 ]] && grep -q "Address already in use" "$WORK/dev/signetd.log" 2>/dev/null; then
+			echo "port $SIGNET_DEV_PORT was taken meanwhile; trying another" >&2
+			rm -rf "$WORK"
+			continue
+		fi
 		cat "$WORK/dev-up.log" >&2
 		fail "signet-dev up"
-	}
-	export SIGNET_CONFIG=$DEVDIR/client.conf
-	export SOFTHSM2_CONF=$DEVDIR/softhsm2.conf
+	done
 }
 
 dev_cleanup() {

@@ -1,11 +1,21 @@
 # Helpers shared by the integration tests and the benchmark scripts (sourced):
 # a free TCP port for a dev appliance, and its teardown.
 
-# A TCP port on 127.0.0.1 that nothing listens on.
+# A TCP port on 127.0.0.1 that nothing listens on, outside the kernel's
+# ephemeral range: a port in that range may be the local end of some
+# client's connection, which a listen() on it would collide with.
 free_port() {
-	local p
+	local p lo=32768 hi=60999 base span
+	if [[ -r /proc/sys/net/ipv4/ip_local_port_range ]]; then
+		read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+	fi
+	if ((lo > 12000)); then
+		base=10000 span=$((lo - 10000))
+	else
+		base=$((hi + 1)) span=$((65535 - hi))
+	fi
 	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((base + RANDOM % span))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
