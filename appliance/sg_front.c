@@ -89,6 +89,7 @@ struct sg_front {
 	uint32_t idem[SG_IDEM_SLOTS];  /* pending index, or SG_EMPTY_SLOT */
 	struct sg_count_entry *counts; /* SG_COUNT_SLOTS */
 	struct sg_wire_dec *dec;
+	EVP_MD_CTX *fp_ctx; /* reused for every request's fingerprint */
 	msgpack_sbuffer sb;
 	int draining, drain_abandoned;
 	int64_t drain_start_ms, last_request_ms;
@@ -474,6 +475,7 @@ sg_front_free(struct sg_front *f)
 	free(f->counts);
 	sg_policy_free(f->policy);
 	sg_wire_dec_free(f->dec);
+	EVP_MD_CTX_free(f->fp_ctx);
 	msgpack_sbuffer_destroy(&f->sb);
 	free(f);
 }
@@ -502,7 +504,7 @@ sg_front_new(const struct sg_config *cfg, const char *config_path, struct sg_pol
 	for (i = 0; i < SG_IDEM_SLOTS; i++)
 		f->idem[i] = SG_EMPTY_SLOT;
 	if ((f->counts = calloc(SG_COUNT_SLOTS, sizeof(*f->counts))) == NULL ||
-	    (f->dec = sg_wire_dec_new()) == NULL ||
+	    (f->dec = sg_wire_dec_new()) == NULL || (f->fp_ctx = EVP_MD_CTX_new()) == NULL ||
 	    (f->config_path = strdup(config_path)) == NULL ||
 	    (f->policy_path = strdup(cfg->policy_file)) == NULL) {
 		r = SG_ERR_NOMEM;
@@ -655,21 +657,23 @@ sg_front_fail(struct sg_front *f, struct sg_pending *p, int err, const char *msg
 	sg_front_finish(f, p, err);
 }
 
-/* SHA-256 over what identifies a signing request, to spot a reused idempotency key. */
-static void
-sg_req_fingerprint(const struct sg_sign_req *s, enum sg_pad pad, unsigned char fp[32])
+/*
+ * SHA-256 over what identifies a signing request, to spot a reused
+ * idempotency key; ctx is the front's reusable digest context.
+ */
+static int
+sg_req_fingerprint(EVP_MD_CTX *ctx, const struct sg_sign_req *s, enum sg_pad pad,
+                   unsigned char fp[32])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char hdr[2] = {(unsigned char)s->hash, (unsigned char)pad};
 
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(ctx, s->key, strlen(s->key) + 1) != 1 ||
 	    EVP_DigestUpdate(ctx, hdr, sizeof(hdr)) != 1 ||
 	    EVP_DigestUpdate(ctx, s->digest, s->digest_len) != 1 ||
 	    EVP_DigestFinal_ex(ctx, fp, NULL) != 1)
-		memset(fp, 0xff,
-		       32); /* never equal to a real fingerprint's stored twin by chance */
-	EVP_MD_CTX_free(ctx);
+		return SG_ERR_INTERNAL;
+	return 0;
 }
 
 static void
@@ -708,7 +712,10 @@ sg_front_sign(struct sg_front *f, struct sg_pending *p, const struct sg_req *req
 	if (s->idem_len > 0) {
 		memcpy(p->rec.idem, s->idem, s->idem_len);
 		p->rec.idem_len = s->idem_len;
-		sg_req_fingerprint(s, pad, p->rec.req_fp);
+		if (sg_req_fingerprint(f->fp_ctx, s, pad, p->rec.req_fp) != 0) {
+			sg_front_fail(f, p, SG_ERR_INTERNAL, "cannot fingerprint the request");
+			return;
+		}
 		p->idem_hash = sg_idem_hash(p->rec.client, s->idem, s->idem_len);
 		twin = sg_idem_find(f, p->rec.client, s->idem, s->idem_len, p->idem_hash);
 		if (twin != NULL) {
