@@ -14,6 +14,7 @@
  * Exit status: 0 success, 1 operation failed, 2 usage error.
  */
 #include "sg_err.h"
+#include "sg_io.h"
 #include "sg_secret.h"
 
 #include <errno.h>
@@ -54,28 +55,6 @@ usage(FILE *f)
 	           "Exit status: 0 success, 1 operation failed, 2 usage error.\n");
 }
 
-/* Writes all of buf to fd; SG_ERR_IO on failure (errno set). */
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const unsigned char *b = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, b, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return SG_ERR_IO;
-		}
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Creates path (O_EXCL: an existing file or symlink is an error) with mode,
  * writes len bytes of data, fsyncs and closes it.  On failure after the
@@ -98,7 +77,7 @@ write_new_file(const char *path, mode_t mode, const void *data, size_t len, int 
 		fprintf(stderr, PROG ": cannot chmod %s: %s\n", path, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+	if (sg_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
 		fprintf(stderr, PROG ": cannot write %s: %s\n", path, strerror(errno));
 		goto out;
 	}

@@ -16,6 +16,7 @@
 
 #include <openssl/evp.h>
 
+#include "sg_io.h"
 #include "sg_json.h"
 #include "sg_log.h"
 #include "sg_secret.h"
@@ -235,9 +236,6 @@ cli_write_atomic(const char *path, const void *data, size_t len, int force, char
                  size_t why_len)
 {
 	char *tmp = NULL, *dcopy = NULL;
-	const unsigned char *p = data;
-	size_t off = 0;
-	ssize_t n;
 	int fd = -1, dfd = -1, r, e;
 
 	if ((tmp = malloc(strlen(path) + 16)) == NULL || (dcopy = strdup(path)) == NULL) {
@@ -254,15 +252,9 @@ cli_write_atomic(const char *path, const void *data, size_t len, int force, char
 		r = SG_ERR_IO;
 		goto out;
 	}
-	while (off < len) {
-		if ((n = write(fd, p + off, len - off)) < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(why, why_len, "cannot write %s: %s", tmp, strerror(errno));
-			r = SG_ERR_IO;
-			goto out;
-		}
-		off += (size_t)n;
+	if ((r = sg_write_all(fd, data, len)) != 0) {
+		snprintf(why, why_len, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
 	}
 	if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
 		snprintf(why, why_len, "cannot write %s: %s", tmp, strerror(errno));

@@ -20,6 +20,7 @@
  */
 #include "sg_alg.h"
 #include "sg_err.h"
+#include "sg_io.h"
 #include "sg_json.h"
 #include "sg_secret.h"
 
@@ -1219,25 +1220,6 @@ print_text(FILE *f, const unsigned char *s, size_t n)
 		fputc(s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i], f);
 }
 
-/* Writes all of buf to fd; SG_ERR_IO on failure. */
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const unsigned char *b = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, b, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return SG_ERR_IO;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* fsyncs every regular file and directory below dirfd (depth levels), then dirfd. */
 static int
 sync_tree(int dirfd, const char *path, int depth)
@@ -1731,7 +1713,7 @@ cmd_pubkey(const struct opts *o)
 	} else {
 		if ((fd = open(o->out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 		               0644)) < 0 ||
-		    write_all(fd, pem, (size_t)pem_len) != 0 || close(fd) != 0) {
+		    sg_write_all(fd, pem, (size_t)pem_len) != 0 || close(fd) != 0) {
 			fd = -1;
 			say("cannot write %s: %s", o->out, strerror(errno));
 			r = SG_ERR_IO;
