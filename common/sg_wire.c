@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const sg_op_names[SG_OP_COUNT] = {"?", "ping", "keys.list", "sign.digest"};
+static const char *const sg_op_names[SG_OP_COUNT] = {"?",         "ping",     "keys.list",
+                                                      "sign.digest", "sign.cms", "timestamp"};
 
 const char *
 sg_op_name(enum sg_op op)

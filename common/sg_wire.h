@@ -45,8 +45,10 @@ enum sg_op {
 	SG_OP_PING = 1,
 	SG_OP_KEYS_LIST = 2,
 	SG_OP_SIGN_DIGEST = 3,
+	SG_OP_SIGN_CMS = 4,  /* CMS SignedData, detached, over a digest */
+	SG_OP_TIMESTAMP = 5, /* RFC 3161 time-stamp */
 };
-#define SG_OP_COUNT 4
+#define SG_OP_COUNT 6
 
 /* Client metadata of a signing request; recorded in the audit log verbatim. */
 struct sg_meta {
@@ -120,7 +122,7 @@ struct sg_rep {
 	} u;
 };
 
-/* Names of ops: "ping", "keys.list", "sign.digest". */
+/* Names of ops: "ping", "keys.list", "sign.digest", "sign.cms", "timestamp". */
 const char *sg_op_name(enum sg_op op); /* "?" for SG_OP_NONE */
 int sg_op_parse(const char *s, enum sg_op *out); /* SG_ERR_UNKNOWN_OP */
 
