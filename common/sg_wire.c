@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const sg_op_names[SG_OP_COUNT] = {"?",         "ping",     "keys.list",
-                                                      "sign.digest", "sign.cms", "timestamp"};
+static const char *const sg_op_names[SG_OP_COUNT] = {"?",           "ping",     "keys.list",
+                                                     "sign.digest", "sign.cms", "timestamp"};
 
 const char *
 sg_op_name(enum sg_op op)
@@ -504,51 +504,96 @@ sg_decode_meta(const msgpack_object *o, struct sg_meta *meta, char *why)
 	return sg_map_close(&m);
 }
 
+/*
+ * The hash and digest of a request: the hash a known name, the digest exactly
+ * its length.  Shared by sign.digest, sign.cms and the imprint form of
+ * timestamp.
+ */
 static int
-sg_decode_sign_req(struct sg_map *m, struct sg_sign_req *s)
+sg_decode_hash_digest(struct sg_map *m, int required, enum sg_hash *hash, unsigned char *digest,
+                      size_t *digest_len)
 {
 	char name[16];
-	const msgpack_object *meta;
 	int r, present = 0;
 
-	if ((r = sg_field_name(m, "key", 1, s->key)) != 0)
-		return r;
-	if ((r = sg_field_str(m, "hash", 1, name, sizeof(name) - 1, NULL)) != 0) {
+	if ((r = sg_field_str(m, "hash", required, name, sizeof(name) - 1, &present)) != 0) {
 		if (r == SG_ERR_BAD_VALUE) {
 			sg_whyf(m->why, SG_WHY_MAX, "unsupported hash in field '%s'", "hash");
 			r = SG_ERR_UNKNOWN_HASH;
 		}
 		return r;
 	}
-	if (sg_hash_parse(name, &s->hash) != 0) {
+	if (!present) {
+		*hash = SG_HASH_NONE;
+		return 0;
+	}
+	if (sg_hash_parse(name, hash) != 0) {
 		sg_whyf(m->why, SG_WHY_MAX, "unsupported hash '%s'", name);
 		return SG_ERR_UNKNOWN_HASH;
 	}
-	if ((r = sg_field_bin(m, "digest", 1, s->digest, SG_HASH_MAX_LEN, &s->digest_len)) != 0) {
+	if ((r = sg_field_bin(m, "digest", 1, digest, SG_HASH_MAX_LEN, digest_len)) != 0) {
 		if (r == SG_ERR_BAD_VALUE)
 			r = SG_ERR_DIGEST_LENGTH;
 		return r;
 	}
-	if (s->digest_len != sg_hash_len(s->hash)) {
+	if (*digest_len != sg_hash_len(*hash)) {
 		if (m->why != NULL)
 			snprintf(m->why, SG_WHY_MAX, "digest is %zu bytes, %s needs %zu",
-			         s->digest_len, sg_hash_name(s->hash), sg_hash_len(s->hash));
+			         *digest_len, sg_hash_name(*hash), sg_hash_len(*hash));
 		return SG_ERR_DIGEST_LENGTH;
 	}
-	if ((r = sg_field_str(m, "pad", 0, name, sizeof(name) - 1, &present)) != 0) {
-		if (r == SG_ERR_BAD_VALUE)
-			r = SG_ERR_BAD_PADDING;
+	return 0;
+}
+
+static int
+sg_decode_sign_req(struct sg_map *m, struct sg_sign_req *s, int with_pad)
+{
+	char name[16];
+	const msgpack_object *meta;
+	int r, present = 0;
+
+	if ((r = sg_field_name(m, "key", 1, s->key)) != 0 ||
+	    (r = sg_decode_hash_digest(m, 1, &s->hash, s->digest, &s->digest_len)) != 0)
 		return r;
-	}
 	s->pad = SG_PAD_NONE;
-	if (present && (sg_pad_parse(name, &s->pad) != 0 || s->pad == SG_PAD_NONE)) {
-		sg_whyf(m->why, SG_WHY_MAX, "unsupported padding '%s'", name);
-		return SG_ERR_BAD_PADDING;
+	if (with_pad) {
+		if ((r = sg_field_str(m, "pad", 0, name, sizeof(name) - 1, &present)) != 0) {
+			if (r == SG_ERR_BAD_VALUE)
+				r = SG_ERR_BAD_PADDING;
+			return r;
+		}
+		if (present && (sg_pad_parse(name, &s->pad) != 0 || s->pad == SG_PAD_NONE)) {
+			sg_whyf(m->why, SG_WHY_MAX, "unsupported padding '%s'", name);
+			return SG_ERR_BAD_PADDING;
+		}
 	}
 	if ((r = sg_field_bin(m, "idem", 0, s->idem, SG_IDEM_MAX, &s->idem_len)) != 0)
 		return r;
 	if ((meta = sg_map_get(m, "meta")) != NULL &&
 	    (r = sg_decode_meta(meta, &s->meta, m->why)) != 0)
+		return r;
+	return 0;
+}
+
+static int
+sg_decode_ts_req(struct sg_map *m, struct sg_ts_req *t)
+{
+	const msgpack_object *meta;
+	int r, has_tsq;
+
+	if ((r = sg_field_bin(m, "tsq", 0, t->tsq, SG_TSQ_MAX, &t->tsq_len)) != 0)
+		return r;
+	has_tsq = t->tsq_len > 0;
+	if ((r = sg_decode_hash_digest(m, !has_tsq, &t->hash, t->digest, &t->digest_len)) != 0)
+		return r;
+	if (has_tsq && t->hash != SG_HASH_NONE) {
+		sg_whyf(m->why, SG_WHY_MAX, "give either '%s' or 'hash' and 'digest'", "tsq");
+		return SG_ERR_BAD_VALUE;
+	}
+	if ((r = sg_field_bin(m, "idem", 0, t->idem, SG_IDEM_MAX, &t->idem_len)) != 0)
+		return r;
+	if ((meta = sg_map_get(m, "meta")) != NULL &&
+	    (r = sg_decode_meta(meta, &t->meta, m->why)) != 0)
 		return r;
 	return 0;
 }
@@ -628,7 +673,12 @@ sg_wire_decode_req(struct sg_wire_dec *d, const void *buf, size_t len, size_t ma
 	case SG_OP_KEYS_LIST:
 		break;
 	case SG_OP_SIGN_DIGEST:
-		if ((r = sg_decode_sign_req(&m, &req->u.sign)) != 0)
+	case SG_OP_SIGN_CMS:
+		if ((r = sg_decode_sign_req(&m, &req->u.sign, req->op == SG_OP_SIGN_DIGEST)) != 0)
+			goto fail;
+		break;
+	case SG_OP_TIMESTAMP:
+		if ((r = sg_decode_ts_req(&m, &req->u.ts)) != 0)
 			goto fail;
 		break;
 	case SG_OP_NONE:
@@ -707,55 +757,134 @@ sg_op_name_i(int i)
 	return sg_op_name((enum sg_op)i);
 }
 
+static size_t
+sg_meta_count(const struct sg_meta *meta)
+{
+	return (meta->artifact[0] != '\0') + (meta->has_size != 0) + (meta->job[0] != '\0');
+}
+
+static int
+sg_pack_meta(msgpack_packer *pk, const struct sg_meta *meta)
+{
+	size_t nm = sg_meta_count(meta);
+
+	if (nm == 0)
+		return 0;
+	if (sg_pack_str(pk, "meta") || msgpack_pack_map(pk, nm) != 0)
+		return 1;
+	if (meta->artifact[0] != '\0' &&
+	    (sg_pack_str(pk, "artifact") || sg_pack_str(pk, meta->artifact)))
+		return 1;
+	if (meta->has_size && (sg_pack_str(pk, "size") || msgpack_pack_uint64(pk, meta->size) != 0))
+		return 1;
+	if (meta->job[0] != '\0' && (sg_pack_str(pk, "job") || sg_pack_str(pk, meta->job)))
+		return 1;
+	return 0;
+}
+
+/* Fields of sign.digest / sign.cms after the header; *n counts them first. */
+static int
+sg_check_sign_req(const struct sg_req *req, size_t *n)
+{
+	const struct sg_sign_req *s = &req->u.sign;
+
+	/* The digest length is not checked against the hash: tests send bad ones. */
+	if (sg_hash_name(s->hash) == NULL || s->digest_len == 0 ||
+	    s->digest_len > SG_HASH_MAX_LEN || s->idem_len > SG_IDEM_MAX ||
+	    (req->op == SG_OP_SIGN_CMS && s->pad != SG_PAD_NONE))
+		return SG_ERR_INVALID_ARG;
+	*n += 3 + (s->pad != SG_PAD_NONE) + (s->idem_len > 0) + (sg_meta_count(&s->meta) > 0);
+	return 0;
+}
+
+static int
+sg_pack_sign_req(msgpack_packer *pk, const struct sg_sign_req *s)
+{
+	if (sg_pack_str(pk, "key") || sg_pack_str(pk, s->key) || sg_pack_str(pk, "hash") ||
+	    sg_pack_str(pk, sg_hash_name(s->hash)) || sg_pack_str(pk, "digest") ||
+	    sg_pack_bin(pk, s->digest, s->digest_len))
+		return 1;
+	if (s->pad != SG_PAD_NONE &&
+	    (sg_pack_str(pk, "pad") || sg_pack_str(pk, sg_pad_name(s->pad))))
+		return 1;
+	if (s->idem_len > 0 && (sg_pack_str(pk, "idem") || sg_pack_bin(pk, s->idem, s->idem_len)))
+		return 1;
+	return sg_pack_meta(pk, &s->meta);
+}
+
+static int
+sg_check_ts_req(const struct sg_ts_req *t, size_t *n)
+{
+	if (t->tsq_len > SG_TSQ_MAX || t->idem_len > SG_IDEM_MAX)
+		return SG_ERR_INVALID_ARG;
+	if (t->tsq_len == 0 && (sg_hash_name(t->hash) == NULL || t->digest_len == 0 ||
+	                        t->digest_len > SG_HASH_MAX_LEN))
+		return SG_ERR_INVALID_ARG;
+	if (t->tsq_len > 0 && t->hash != SG_HASH_NONE)
+		return SG_ERR_INVALID_ARG;
+	*n += (t->tsq_len > 0 ? 1 : 2) + (t->idem_len > 0) + (sg_meta_count(&t->meta) > 0);
+	return 0;
+}
+
+static int
+sg_pack_ts_req(msgpack_packer *pk, const struct sg_ts_req *t)
+{
+	if (t->tsq_len > 0) {
+		if (sg_pack_str(pk, "tsq") || sg_pack_bin(pk, t->tsq, t->tsq_len))
+			return 1;
+	} else if (sg_pack_str(pk, "hash") || sg_pack_str(pk, sg_hash_name(t->hash)) ||
+	           sg_pack_str(pk, "digest") || sg_pack_bin(pk, t->digest, t->digest_len)) {
+		return 1;
+	}
+	if (t->idem_len > 0 && (sg_pack_str(pk, "idem") || sg_pack_bin(pk, t->idem, t->idem_len)))
+		return 1;
+	return sg_pack_meta(pk, &t->meta);
+}
+
 int
 sg_wire_encode_req(msgpack_sbuffer *sb, const struct sg_req *req)
 {
-	const struct sg_sign_req *s = &req->u.sign;
 	msgpack_packer pk;
-	size_t n = 3, nm = 0;
+	size_t n = 3;
+	int r = 0;
 
 	msgpack_sbuffer_clear(sb);
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	if (req->id == 0 || req->op <= SG_OP_NONE || req->op >= SG_OP_COUNT)
 		return SG_ERR_INVALID_ARG;
-	if (req->op == SG_OP_SIGN_DIGEST) {
-		if (sg_hash_name(s->hash) == NULL || s->digest_len == 0 ||
-		    s->digest_len > SG_HASH_MAX_LEN || s->idem_len > SG_IDEM_MAX)
-			return SG_ERR_INVALID_ARG;
-		nm = (s->meta.artifact[0] != '\0') + (s->meta.has_size != 0) +
-		     (s->meta.job[0] != '\0');
-		n += 3 + (s->pad != SG_PAD_NONE) + (s->idem_len > 0) + (nm > 0);
+	switch (req->op) {
+	case SG_OP_SIGN_DIGEST:
+	case SG_OP_SIGN_CMS:
+		r = sg_check_sign_req(req, &n);
+		break;
+	case SG_OP_TIMESTAMP:
+		r = sg_check_ts_req(&req->u.ts, &n);
+		break;
+	case SG_OP_PING:
+	case SG_OP_KEYS_LIST:
+	case SG_OP_NONE:
+	default:
+		break;
 	}
+	if (r != 0)
+		return r;
 	if (msgpack_pack_map(&pk, n) != 0 || sg_pack_str(&pk, "v") ||
 	    msgpack_pack_uint64(&pk, SG_WIRE_VERSION) != 0 || sg_pack_str(&pk, "id") ||
 	    msgpack_pack_uint64(&pk, req->id) != 0 || sg_pack_str(&pk, "op") ||
 	    sg_pack_str(&pk, sg_op_name(req->op)))
 		return SG_ERR_NOMEM;
-	if (req->op != SG_OP_SIGN_DIGEST)
+	switch (req->op) {
+	case SG_OP_SIGN_DIGEST:
+	case SG_OP_SIGN_CMS:
+		return sg_pack_sign_req(&pk, &req->u.sign) ? SG_ERR_NOMEM : 0;
+	case SG_OP_TIMESTAMP:
+		return sg_pack_ts_req(&pk, &req->u.ts) ? SG_ERR_NOMEM : 0;
+	case SG_OP_PING:
+	case SG_OP_KEYS_LIST:
+	case SG_OP_NONE:
+	default:
 		return 0;
-	if (sg_pack_str(&pk, "key") || sg_pack_str(&pk, s->key) || sg_pack_str(&pk, "hash") ||
-	    sg_pack_str(&pk, sg_hash_name(s->hash)) || sg_pack_str(&pk, "digest") ||
-	    sg_pack_bin(&pk, s->digest, s->digest_len))
-		return SG_ERR_NOMEM;
-	if (s->pad != SG_PAD_NONE &&
-	    (sg_pack_str(&pk, "pad") || sg_pack_str(&pk, sg_pad_name(s->pad))))
-		return SG_ERR_NOMEM;
-	if (s->idem_len > 0 && (sg_pack_str(&pk, "idem") || sg_pack_bin(&pk, s->idem, s->idem_len)))
-		return SG_ERR_NOMEM;
-	if (nm > 0) {
-		if (sg_pack_str(&pk, "meta") || msgpack_pack_map(&pk, nm) != 0)
-			return SG_ERR_NOMEM;
-		if (s->meta.artifact[0] != '\0' &&
-		    (sg_pack_str(&pk, "artifact") || sg_pack_str(&pk, s->meta.artifact)))
-			return SG_ERR_NOMEM;
-		if (s->meta.has_size &&
-		    (sg_pack_str(&pk, "size") || msgpack_pack_uint64(&pk, s->meta.size) != 0))
-			return SG_ERR_NOMEM;
-		if (s->meta.job[0] != '\0' &&
-		    (sg_pack_str(&pk, "job") || sg_pack_str(&pk, s->meta.job)))
-			return SG_ERR_NOMEM;
 	}
-	return 0;
 }
 
 int
@@ -807,9 +936,17 @@ sg_wire_encode_keys_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_key_in
 	for (i = 0; i < n; i++) {
 		const struct sg_key_info *k = &keys[i];
 
-		if (sg_keyalg_name(k->alg) == NULL || k->pub_len == 0 || k->pub_len > SG_PUB_MAX)
+		size_t c;
+
+		if (sg_keyalg_name(k->alg) == NULL || k->pub_len == 0 || k->pub_len > SG_PUB_MAX ||
+		    k->n_certs > SG_CERTS_MAX)
 			return SG_ERR_INVALID_ARG;
-		if (msgpack_pack_map(&pk, 5) != 0 || sg_pack_str(&pk, "name") ||
+		for (c = 0; c < k->n_certs; c++) {
+			if (k->cert[c] == NULL || k->cert_len[c] == 0 ||
+			    k->cert_len[c] > SG_CERT_MAX)
+				return SG_ERR_INVALID_ARG;
+		}
+		if (msgpack_pack_map(&pk, 5 + (k->n_certs > 0)) != 0 || sg_pack_str(&pk, "name") ||
 		    sg_pack_str(&pk, k->name) || sg_pack_str(&pk, "alg") ||
 		    sg_pack_str(&pk, sg_keyalg_name(k->alg)) || sg_pack_str(&pk, "pub") ||
 		    sg_pack_bin(&pk, k->pub, k->pub_len) || sg_pack_str(&pk, "hashes") ||
@@ -817,6 +954,14 @@ sg_wire_encode_keys_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_key_in
 		    sg_pack_str(&pk, "ops") ||
 		    sg_pack_names(&pk, k->ops, SG_OP_PING, SG_OP_COUNT - 1, sg_op_name_i))
 			return SG_ERR_NOMEM;
+		if (k->n_certs == 0)
+			continue;
+		if (sg_pack_str(&pk, "certs") || msgpack_pack_array(&pk, k->n_certs) != 0)
+			return SG_ERR_NOMEM;
+		for (c = 0; c < k->n_certs; c++) {
+			if (sg_pack_bin(&pk, k->cert[c], k->cert_len[c]))
+				return SG_ERR_NOMEM;
+		}
 	}
 	return 0;
 }
@@ -839,6 +984,38 @@ sg_wire_encode_sign_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_sign_r
 	    sg_pack_bin(&pk, rep->sig, rep->sig_len) || sg_pack_str(&pk, "receipt") ||
 	    msgpack_pack_map(&pk, 2) != 0 || sg_pack_str(&pk, "record") ||
 	    msgpack_pack_uint64(&pk, rep->record) != 0 || sg_pack_str(&pk, "hash") ||
+	    sg_pack_bin(&pk, rep->record_hash, sizeof(rep->record_hash)))
+		return SG_ERR_NOMEM;
+	if (rep->replayed && (sg_pack_str(&pk, "replayed") || msgpack_pack_true(&pk) != 0))
+		return SG_ERR_NOMEM;
+	return 0;
+}
+
+int
+sg_wire_encode_blob_rep(msgpack_sbuffer *sb, uint64_t id, enum sg_op op,
+                        const struct sg_blob_rep *rep)
+{
+	msgpack_packer pk;
+	int ts = op == SG_OP_TIMESTAMP;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	if ((op != SG_OP_SIGN_CMS && op != SG_OP_TIMESTAMP) || sg_keyalg_name(rep->alg) == NULL ||
+	    sg_hash_name(rep->hash) == NULL || rep->data == NULL || rep->len == 0 ||
+	    rep->len > SG_BLOB_MAX || (ts && rep->status > 5) ||
+	    !sg_wire_name_valid(rep->key, strlen(rep->key)))
+		return SG_ERR_INVALID_ARG;
+	if (sg_pack_rep_head(&pk, id, 1, 5 + ts + (rep->replayed != 0)) ||
+	    sg_pack_str(&pk, "key") || sg_pack_str(&pk, rep->key) || sg_pack_str(&pk, "alg") ||
+	    sg_pack_str(&pk, sg_keyalg_name(rep->alg)) || sg_pack_str(&pk, "hash") ||
+	    sg_pack_str(&pk, sg_hash_name(rep->hash)))
+		return SG_ERR_NOMEM;
+	if (ts && (sg_pack_str(&pk, "status") || msgpack_pack_uint64(&pk, rep->status) != 0))
+		return SG_ERR_NOMEM;
+	if (sg_pack_str(&pk, ts ? "tsr" : "cms") || sg_pack_bin(&pk, rep->data, rep->len) ||
+	    sg_pack_str(&pk, "receipt") || msgpack_pack_map(&pk, 2) != 0 ||
+	    sg_pack_str(&pk, "record") || msgpack_pack_uint64(&pk, rep->record) != 0 ||
+	    sg_pack_str(&pk, "hash") ||
 	    sg_pack_bin(&pk, rep->record_hash, sizeof(rep->record_hash)))
 		return SG_ERR_NOMEM;
 	if (rep->replayed && (sg_pack_str(&pk, "replayed") || msgpack_pack_true(&pk) != 0))
@@ -894,6 +1071,45 @@ sg_op_parse_i(const char *s, int *bit)
 	return r;
 }
 
+/* certs: 1..SG_CERTS_MAX binaries of 1..SG_CERT_MAX bytes, copied into one buffer. */
+static int
+sg_decode_certs(const msgpack_object *o, struct sg_key_info *k, char *why)
+{
+	const msgpack_object *c;
+	size_t total = 0, off = 0;
+	uint32_t i;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0 ||
+	    o->via.array.size > SG_CERTS_MAX) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' must be an array of 1..8 certificates",
+		        "certs");
+		return o->type != MSGPACK_OBJECT_ARRAY ? SG_ERR_BAD_TYPE : SG_ERR_BAD_VALUE;
+	}
+	for (i = 0; i < o->via.array.size; i++) {
+		c = &o->via.array.ptr[i];
+		if (c->type != MSGPACK_OBJECT_BIN) {
+			sg_whyf(why, SG_WHY_MAX, "field '%s' must hold binaries", "certs");
+			return SG_ERR_BAD_TYPE;
+		}
+		if (c->via.bin.size == 0 || c->via.bin.size > SG_CERT_MAX) {
+			sg_whyf(why, SG_WHY_MAX, "field '%s' has a bad length", "certs");
+			return SG_ERR_BAD_VALUE;
+		}
+		total += c->via.bin.size;
+	}
+	if ((k->certs_buf = malloc(total)) == NULL)
+		return SG_ERR_NOMEM;
+	for (i = 0; i < o->via.array.size; i++) {
+		c = &o->via.array.ptr[i];
+		memcpy(k->certs_buf + off, c->via.bin.ptr, c->via.bin.size);
+		k->cert[i] = k->certs_buf + off;
+		k->cert_len[i] = c->via.bin.size;
+		off += c->via.bin.size;
+	}
+	k->n_certs = o->via.array.size;
+	return 0;
+}
+
 static int
 sg_decode_key_info(const msgpack_object *o, struct sg_key_info *k, char *why)
 {
@@ -917,6 +1133,8 @@ sg_decode_key_info(const msgpack_object *o, struct sg_key_info *k, char *why)
 	if ((f = sg_map_get(&m, "ops")) == NULL ||
 	    (r = sg_decode_names(f, &k->ops, sg_op_parse_i, why, "ops")) != 0)
 		return f == NULL ? SG_ERR_MISSING_FIELD : r;
+	if ((f = sg_map_get(&m, "certs")) != NULL && (r = sg_decode_certs(f, k, why)) != 0)
+		return r;
 	return sg_map_close(&m);
 }
 
@@ -957,6 +1175,62 @@ sg_decode_sign_rep(struct sg_map *m, struct sg_sign_rep *s, char *why)
 	if (hlen != sizeof(s->record_hash))
 		return SG_ERR_BAD_VALUE;
 	return sg_field_bool(m, "replayed", 0, &s->replayed);
+}
+
+static int
+sg_decode_blob_rep(struct sg_map *m, enum sg_op op, struct sg_blob_rep *b, char *why)
+{
+	struct sg_map rm;
+	const msgpack_object *f;
+	const char *field = op == SG_OP_TIMESTAMP ? "tsr" : "cms";
+	char name[16];
+	uint64_t status = 0;
+	size_t hlen = 0;
+	int r;
+
+	if ((r = sg_field_name(m, "key", 1, b->key)) != 0 ||
+	    (r = sg_field_str(m, "alg", 1, name, sizeof(name) - 1, NULL)) != 0)
+		return r;
+	if (sg_keyalg_parse(name, &b->alg) != 0)
+		return SG_ERR_BAD_VALUE;
+	if ((r = sg_field_str(m, "hash", 1, name, sizeof(name) - 1, NULL)) != 0)
+		return r;
+	if (sg_hash_parse(name, &b->hash) != 0)
+		return SG_ERR_BAD_VALUE;
+	if (op == SG_OP_TIMESTAMP) {
+		if ((r = sg_field_uint(m, "status", 1, &status, NULL)) != 0)
+			return r;
+		if (status > 5)
+			return SG_ERR_BAD_VALUE;
+		b->status = (unsigned)status;
+	}
+	if ((r = sg_field_find(m, field, 1, &f)) != 0)
+		return r;
+	if (f->type != MSGPACK_OBJECT_BIN) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' must be binary", field);
+		return SG_ERR_BAD_TYPE;
+	}
+	if (f->via.bin.size == 0 || f->via.bin.size > SG_BLOB_MAX) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' has a bad length", field);
+		return SG_ERR_BAD_VALUE;
+	}
+	if ((b->data = malloc(f->via.bin.size)) == NULL)
+		return SG_ERR_NOMEM;
+	memcpy(b->data, f->via.bin.ptr, f->via.bin.size);
+	b->len = f->via.bin.size;
+	if ((f = sg_map_get(m, "receipt")) == NULL) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' is missing", "receipt");
+		return SG_ERR_MISSING_FIELD;
+	}
+	if ((r = sg_map_open(f, &rm, why, "receipt")) != 0 ||
+	    (r = sg_field_uint(&rm, "record", 1, &b->record, NULL)) != 0 ||
+	    (r = sg_field_bin(&rm, "hash", 1, b->record_hash, sizeof(b->record_hash), &hlen)) !=
+	        0 ||
+	    (r = sg_map_close(&rm)) != 0)
+		return r;
+	if (hlen != sizeof(b->record_hash))
+		return SG_ERR_BAD_VALUE;
+	return sg_field_bool(m, "replayed", 0, &b->replayed);
 }
 
 int
@@ -1037,13 +1311,20 @@ sg_wire_decode_rep(struct sg_wire_dec *d, const void *buf, size_t len, enum sg_o
 		}
 		for (i = 0; i < f->via.array.size; i++) {
 			if ((r = sg_decode_key_info(&f->via.array.ptr[i], &rep->u.keys.keys[i],
-			                            why)) != 0)
+			                            why)) != 0) {
+				free(rep->u.keys.keys[i].certs_buf);
 				goto out;
+			}
 			rep->u.keys.n++;
 		}
 		break;
 	case SG_OP_SIGN_DIGEST:
 		if ((r = sg_decode_sign_rep(&m, &rep->u.sign, why)) != 0)
+			goto out;
+		break;
+	case SG_OP_SIGN_CMS:
+	case SG_OP_TIMESTAMP:
+		if ((r = sg_decode_blob_rep(&m, expect, &rep->u.blob, why)) != 0)
 			goto out;
 		break;
 	case SG_OP_NONE:
@@ -1067,7 +1348,15 @@ sg_rep_clear(struct sg_rep *rep)
 {
 	if (rep == NULL)
 		return;
-	if (rep->op == SG_OP_KEYS_LIST && rep->ok)
+	if (rep->op == SG_OP_KEYS_LIST && rep->ok) {
+		size_t i;
+
+		for (i = 0; rep->u.keys.keys != NULL && i < rep->u.keys.n; i++)
+			free(rep->u.keys.keys[i].certs_buf);
 		free(rep->u.keys.keys);
+	}
+	if ((rep->op == SG_OP_SIGN_CMS || rep->op == SG_OP_TIMESTAMP) && rep->ok) {
+		free(rep->u.blob.data);
+	}
 	memset(rep, 0, sizeof(*rep));
 }

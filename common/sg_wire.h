@@ -39,6 +39,10 @@
 #define SG_PUB_MAX 1024
 #define SG_MAX_KEYS 1024
 #define SG_WHY_MAX 160
+#define SG_TSQ_MAX 16384       /* a DER TimeStampReq in a timestamp request */
+#define SG_BLOB_MAX (1u << 20) /* a CMS or TimeStampResp in a reply */
+#define SG_CERTS_MAX 8         /* certificates per key in keys.list (leaf + chain) */
+#define SG_CERT_MAX 16384      /* one DER certificate */
 
 enum sg_op {
 	SG_OP_NONE = 0,
@@ -69,11 +73,29 @@ struct sg_sign_req {
 	struct sg_meta meta;
 };
 
+/*
+ * timestamp: either a DER TimeStampReq (tsq_len > 0) or a message imprint
+ * (hash and digest), for which the server builds the request itself (certReq
+ * true, no nonce).  Exactly one of the two forms.
+ */
+struct sg_ts_req {
+	unsigned char tsq[SG_TSQ_MAX];
+	size_t tsq_len;    /* 0 when the imprint form is used */
+	enum sg_hash hash; /* SG_HASH_NONE with tsq */
+	unsigned char digest[SG_HASH_MAX_LEN];
+	size_t digest_len;
+	unsigned char idem[SG_IDEM_MAX];
+	size_t idem_len;
+	struct sg_meta meta;
+};
+
+/* sign.digest and sign.cms share struct sg_sign_req (sign.cms: pad is SG_PAD_NONE). */
 struct sg_req {
 	uint64_t id;
 	enum sg_op op;
 	union {
 		struct sg_sign_req sign;
+		struct sg_ts_req ts;
 	} u;
 };
 
@@ -85,6 +107,13 @@ struct sg_key_info {
 	size_t pub_len;
 	unsigned hashes; /* bit (1 << enum sg_hash) per allowed hash */
 	unsigned ops;    /* bit (1 << enum sg_op) per allowed op */
+	/* The key's certificate and its chain (DER, leaf first); n_certs 0 if
+	 * none.  Encoder: borrowed.  Decoder: they point into certs_buf, owned
+	 * and freed by sg_rep_clear. */
+	size_t n_certs;
+	const unsigned char *cert[SG_CERTS_MAX];
+	size_t cert_len[SG_CERTS_MAX];
+	unsigned char *certs_buf;
 };
 
 struct sg_sign_rep {
@@ -99,6 +128,24 @@ struct sg_sign_rep {
 	int replayed;                  /* 1 if this is a stored answer to a retried request */
 };
 
+/*
+ * The reply of sign.cms (data = DER ContentInfo of a detached SignedData) and
+ * of timestamp (data = DER TimeStampResp; status = its PKIStatus: 0 granted,
+ * 2 rejection; key = the TSA key).  Encoder: data borrowed.  Decoder: data
+ * owned (malloc), freed by sg_rep_clear.
+ */
+struct sg_blob_rep {
+	char key[SG_NAME_MAX + 1];
+	enum sg_keyalg alg;
+	enum sg_hash hash; /* sign.cms: the content digest's hash; timestamp: the imprint's */
+	unsigned status;   /* timestamp only */
+	unsigned char *data;
+	size_t len;
+	uint64_t record;
+	unsigned char record_hash[32];
+	int replayed;
+};
+
 struct sg_ping_rep {
 	char server[SG_NAME_MAX + 1];
 	uint64_t time; /* server clock, seconds since the epoch */
@@ -108,7 +155,7 @@ struct sg_ping_rep {
 struct sg_rep {
 	uint64_t id;
 	int ok;
-	int err;                 /* negative SG_ERR_* when !ok */
+	int err; /* negative SG_ERR_* when !ok */
 	char err_name[SG_NAME_MAX + 1];
 	char err_msg[256];
 	enum sg_op op;
@@ -119,11 +166,12 @@ struct sg_rep {
 			size_t n;
 		} keys;
 		struct sg_sign_rep sign;
+		struct sg_blob_rep blob; /* sign.cms, timestamp */
 	} u;
 };
 
 /* Names of ops: "ping", "keys.list", "sign.digest", "sign.cms", "timestamp". */
-const char *sg_op_name(enum sg_op op); /* "?" for SG_OP_NONE */
+const char *sg_op_name(enum sg_op op);           /* "?" for SG_OP_NONE */
 int sg_op_parse(const char *s, enum sg_op *out); /* SG_ERR_UNKNOWN_OP */
 
 /* 1 if s (len bytes, not NUL-terminated) is a valid key/client name. */
@@ -151,11 +199,11 @@ void sg_wire_dec_free(struct sg_wire_dec *d);
  * names the offending field.  Sizes above max_msg are SG_ERR_TOO_LARGE.
  */
 int sg_wire_decode_req(struct sg_wire_dec *d, const void *buf, size_t len, size_t max_msg,
-		       struct sg_req *req, int *have_id, char *why);
+                       struct sg_req *req, int *have_id, char *why);
 
 /* Decodes a reply to a request of op expect; sg_rep_clear() releases it. */
 int sg_wire_decode_rep(struct sg_wire_dec *d, const void *buf, size_t len, enum sg_op expect,
-		       struct sg_rep *rep, char *why);
+                       struct sg_rep *rep, char *why);
 void sg_rep_clear(struct sg_rep *rep);
 
 /*
@@ -166,7 +214,10 @@ int sg_wire_encode_req(msgpack_sbuffer *sb, const struct sg_req *req);
 int sg_wire_encode_err(msgpack_sbuffer *sb, uint64_t id, int err, const char *msg);
 int sg_wire_encode_ping_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_ping_rep *rep);
 int sg_wire_encode_keys_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_key_info *keys,
-			    size_t n);
+                            size_t n);
 int sg_wire_encode_sign_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_sign_rep *rep);
+/* op is SG_OP_SIGN_CMS or SG_OP_TIMESTAMP. */
+int sg_wire_encode_blob_rep(msgpack_sbuffer *sb, uint64_t id, enum sg_op op,
+                            const struct sg_blob_rep *rep);
 
 #endif /* SG_WIRE_H */

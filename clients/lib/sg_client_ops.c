@@ -55,8 +55,12 @@ out:
 }
 
 void
-signet_keys_free(struct sg_key_info *keys)
+signet_keys_free(struct sg_key_info *keys, size_t n)
 {
+	size_t i;
+
+	for (i = 0; keys != NULL && i < n; i++)
+		free(keys[i].certs_buf);
 	free(keys);
 }
 

@@ -190,8 +190,8 @@ int signet_ping(struct signet_client *c, struct sg_ping_rep *out);
  */
 int signet_keys_list(struct signet_client *c, struct sg_key_info **keys, size_t *n);
 
-/* Frees a key array of signet_keys_list; NULL-safe. */
-void signet_keys_free(struct sg_key_info *keys);
+/* Frees the n keys of signet_keys_list (with their certificates); NULL-safe. */
+void signet_keys_free(struct sg_key_info *keys, size_t n);
 
 /* The key named name in keys[0..n), or NULL. */
 const struct sg_key_info *signet_keys_find(const struct sg_key_info *keys, size_t n,

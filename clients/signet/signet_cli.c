@@ -185,9 +185,13 @@ cli_find_key(const struct cli *cli, struct signet_client *c, const char *name,
 		goto out;
 	}
 	*out = *k;
+	/* The copy outlives keys: it keeps no pointer into them. */
+	out->n_certs = 0;
+	out->certs_buf = NULL;
+	memset(out->cert, 0, sizeof(out->cert));
 	r = 0;
 out:
-	signet_keys_free(keys);
+	signet_keys_free(keys, n);
 	return r;
 }
 

@@ -144,7 +144,7 @@ cli_cmd_keys(struct cli *cli, int argc, char **argv)
 		cli_msg(cli, "no keys are available to this client");
 	code = CLI_OK;
 out:
-	signet_keys_free(keys);
+	signet_keys_free(keys, n);
 	signet_client_free(c);
 	return code;
 }

@@ -378,7 +378,7 @@ out:
 		free(x.files);
 	}
 	EVP_PKEY_free(x.pub);
-	signet_keys_free(keys);
+	signet_keys_free(keys, nkeys);
 	signet_client_free(c);
 	return code;
 }

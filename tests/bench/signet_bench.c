@@ -613,7 +613,7 @@ key_describe(const struct bench_opts *o, struct key_desc *kd)
 	kd->pad = !sg_keyalg_is_rsa(k->alg) ? SG_PAD_NONE : o->pad_given ? o->pad : SG_PAD_PKCS1;
 	rc = 0;
 out:
-	signet_keys_free(keys);
+	signet_keys_free(keys, n);
 	signet_client_free(c);
 	return rc;
 }

@@ -596,7 +596,7 @@ test_sync_helpers(void **state)
 	keys[0].alg = SG_KEYALG_EC_P384;
 	assert_int_equal(signet_key_pubkey(&keys[0], &pub), SG_ERR_MALFORMED);
 	assert_null(pub);
-	signet_keys_free(keys);
+	signet_keys_free(keys, n);
 
 	sign_req(&tmp, 7);
 	sreq = tmp.u.sign;

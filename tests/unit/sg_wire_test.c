@@ -699,6 +699,254 @@ test_sign_reply(void **state)
 }
 
 static void
+test_cms_request(void **state)
+{
+	struct sg_req req, out;
+	char why[SG_WHY_MAX];
+	int have_id;
+	unsigned char d[32];
+
+	memset(&req, 0, sizeof(req));
+	req.id = 9;
+	req.op = SG_OP_SIGN_CMS;
+	strcpy(req.u.sign.key, "build-signing");
+	req.u.sign.hash = SG_HASH_SHA256;
+	req.u.sign.digest_len = 32;
+	memset(req.u.sign.digest, 0xab, 32);
+	req.u.sign.idem_len = 16;
+	memset(req.u.sign.idem, 7, 16);
+	strcpy(req.u.sign.meta.artifact, "app.tar.gz");
+	assert_int_equal(sg_wire_encode_req(&sb, &req), 0);
+	assert_int_equal(decode(&out, &have_id, why), 0);
+	assert_int_equal(out.op, SG_OP_SIGN_CMS);
+	assert_string_equal(out.u.sign.key, "build-signing");
+	assert_int_equal(out.u.sign.pad, SG_PAD_NONE);
+	assert_int_equal(out.u.sign.idem_len, 16);
+	assert_string_equal(out.u.sign.meta.artifact, "app.tar.gz");
+	/* a padding makes no sense in a CMS request: the encoder refuses it... */
+	req.u.sign.pad = SG_PAD_PSS;
+	assert_int_equal(sg_wire_encode_req(&sb, &req), SG_ERR_INVALID_ARG);
+	/* ...and the decoder does not know the field */
+	memset(d, 1, sizeof(d));
+	head(7, 10, "sign.cms");
+	pstr("key");
+	pstr("k");
+	pstr("hash");
+	pstr("sha256");
+	pstr("digest");
+	pbin(d, 32);
+	pstr("pad");
+	pstr("pss");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_UNKNOWN_FIELD);
+	/* a digest of the wrong length */
+	head(6, 11, "sign.cms");
+	pstr("key");
+	pstr("k");
+	pstr("hash");
+	pstr("sha384");
+	pstr("digest");
+	pbin(d, 32);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_DIGEST_LENGTH);
+}
+
+static void
+test_timestamp_request(void **state)
+{
+	static unsigned char tsq[SG_TSQ_MAX + 1];
+	struct sg_req req, out;
+	char why[SG_WHY_MAX];
+	int have_id;
+	unsigned char d[64];
+
+	memset(&req, 0, sizeof(req));
+	req.id = 12;
+	req.op = SG_OP_TIMESTAMP;
+	req.u.ts.tsq_len = 57;
+	memset(req.u.ts.tsq, 0x30, 57);
+	assert_int_equal(sg_wire_encode_req(&sb, &req), 0);
+	assert_int_equal(decode(&out, &have_id, why), 0);
+	assert_int_equal(out.op, SG_OP_TIMESTAMP);
+	assert_int_equal(out.u.ts.tsq_len, 57);
+	assert_int_equal(out.u.ts.hash, SG_HASH_NONE);
+	/* the imprint form */
+	memset(&req.u.ts, 0, sizeof(req.u.ts));
+	req.u.ts.hash = SG_HASH_SHA512;
+	req.u.ts.digest_len = 64;
+	memset(req.u.ts.digest, 5, 64);
+	req.u.ts.idem_len = 3;
+	assert_int_equal(sg_wire_encode_req(&sb, &req), 0);
+	assert_int_equal(decode(&out, &have_id, why), 0);
+	assert_int_equal(out.u.ts.tsq_len, 0);
+	assert_int_equal(out.u.ts.hash, SG_HASH_SHA512);
+	assert_int_equal(out.u.ts.digest_len, 64);
+	assert_int_equal(out.u.ts.idem_len, 3);
+	/* neither form */
+	head(3, 13, "timestamp");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_MISSING_FIELD);
+	/* both forms */
+	memset(d, 2, sizeof(d));
+	head(6, 14, "timestamp");
+	pstr("tsq");
+	pbin(d, 10);
+	pstr("hash");
+	pstr("sha256");
+	pstr("digest");
+	pbin(d, 32);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_BAD_VALUE);
+	/* a digest without its hash */
+	head(4, 15, "timestamp");
+	pstr("digest");
+	pbin(d, 32);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_MISSING_FIELD);
+	/* an unknown hash, a short digest, a tsq of the wrong type or size */
+	head(5, 16, "timestamp");
+	pstr("hash");
+	pstr("md5");
+	pstr("digest");
+	pbin(d, 16);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_UNKNOWN_HASH);
+	head(5, 17, "timestamp");
+	pstr("hash");
+	pstr("sha256");
+	pstr("digest");
+	pbin(d, 31);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_DIGEST_LENGTH);
+	head(4, 18, "timestamp");
+	pstr("tsq");
+	pstr("not binary");
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_BAD_TYPE);
+	memset(tsq, 0x30, sizeof(tsq));
+	head(4, 19, "timestamp");
+	pstr("tsq");
+	pbin(tsq, SG_TSQ_MAX + 1);
+	assert_int_equal(decode(&out, &have_id, why), SG_ERR_BAD_VALUE);
+	head(4, 20, "timestamp");
+	pstr("tsq");
+	pbin(tsq, SG_TSQ_MAX);
+	assert_int_equal(decode(&out, &have_id, why), 0);
+	assert_int_equal(out.u.ts.tsq_len, SG_TSQ_MAX);
+}
+
+static void
+test_keys_reply_certs(void **state)
+{
+	static const unsigned char leaf[300] = {0x30, 1}, inter[200] = {0x30, 2};
+	static unsigned char big[SG_CERT_MAX + 1];
+	struct sg_key_info k;
+	struct sg_rep rep;
+	char why[SG_WHY_MAX];
+
+	memset(&k, 0, sizeof(k));
+	strcpy(k.name, "ec");
+	k.alg = SG_KEYALG_EC_P256;
+	k.pub_len = 91;
+	k.ops = 1u << SG_OP_SIGN_CMS;
+	k.n_certs = 2;
+	k.cert[0] = leaf;
+	k.cert_len[0] = sizeof(leaf);
+	k.cert[1] = inter;
+	k.cert_len[1] = sizeof(inter);
+	assert_int_equal(sg_wire_encode_keys_rep(&sb, 5, &k, 1), 0);
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_KEYS_LIST, &rep, why), 0);
+	assert_int_equal(rep.u.keys.n, 1);
+	assert_int_equal(rep.u.keys.keys[0].ops, 1u << SG_OP_SIGN_CMS);
+	assert_int_equal(rep.u.keys.keys[0].n_certs, 2);
+	assert_int_equal(rep.u.keys.keys[0].cert_len[0], sizeof(leaf));
+	assert_memory_equal(rep.u.keys.keys[0].cert[0], leaf, sizeof(leaf));
+	assert_int_equal(rep.u.keys.keys[0].cert_len[1], sizeof(inter));
+	assert_memory_equal(rep.u.keys.keys[0].cert[1], inter, sizeof(inter));
+	sg_rep_clear(&rep);
+	/* the encoder refuses what the decoder would refuse */
+	k.n_certs = SG_CERTS_MAX + 1;
+	assert_int_equal(sg_wire_encode_keys_rep(&sb, 5, &k, 1), SG_ERR_INVALID_ARG);
+	k.n_certs = 1;
+	memset(big, 0x30, sizeof(big));
+	k.cert[0] = big;
+	k.cert_len[0] = sizeof(big);
+	assert_int_equal(sg_wire_encode_keys_rep(&sb, 5, &k, 1), SG_ERR_INVALID_ARG);
+	/* a hand-made reply whose certs is not an array of binaries */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 4);
+	pstr("v");
+	msgpack_pack_uint64(&pk, 1);
+	pstr("id");
+	msgpack_pack_uint64(&pk, 5);
+	pstr("ok");
+	msgpack_pack_true(&pk);
+	pstr("keys");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_map(&pk, 6);
+	pstr("name");
+	pstr("ec");
+	pstr("alg");
+	pstr("ec-p256");
+	pstr("pub");
+	pbin(leaf, 91);
+	pstr("hashes");
+	msgpack_pack_array(&pk, 0);
+	pstr("ops");
+	msgpack_pack_array(&pk, 0);
+	pstr("certs");
+	msgpack_pack_array(&pk, 2);
+	pbin(leaf, 10);
+	pstr("oops");
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_KEYS_LIST, &rep, why),
+	                 SG_ERR_BAD_TYPE);
+	sg_rep_clear(&rep);
+}
+
+static void
+test_blob_reply(void **state)
+{
+	static const unsigned char der[1500] = {0x30, 0x82};
+	struct sg_blob_rep b;
+	struct sg_rep rep;
+	char why[SG_WHY_MAX];
+	size_t n, cut;
+
+	memset(&b, 0, sizeof(b));
+	strcpy(b.key, "build-signing");
+	b.alg = SG_KEYALG_EC_P384;
+	b.hash = SG_HASH_SHA384;
+	b.data = (unsigned char *)der;
+	b.len = sizeof(der);
+	b.record = 77;
+	memset(b.record_hash, 0x11, 32);
+	assert_int_equal(sg_wire_encode_blob_rep(&sb, 8, SG_OP_SIGN_CMS, &b), 0);
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_SIGN_CMS, &rep, why), 0);
+	assert_int_equal(rep.u.blob.alg, SG_KEYALG_EC_P384);
+	assert_int_equal(rep.u.blob.len, sizeof(der));
+	assert_memory_equal(rep.u.blob.data, der, sizeof(der));
+	assert_int_equal(rep.u.blob.record, 77);
+	assert_int_equal(rep.u.blob.replayed, 0);
+	sg_rep_clear(&rep);
+	/* a CMS reply read as a timestamp reply lacks status and tsr */
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_TIMESTAMP, &rep, why),
+	                 SG_ERR_MISSING_FIELD);
+	sg_rep_clear(&rep);
+	b.status = 2;
+	b.replayed = 1;
+	assert_int_equal(sg_wire_encode_blob_rep(&sb, 9, SG_OP_TIMESTAMP, &b), 0);
+	assert_int_equal(sg_wire_decode_rep(dec, sb.data, sb.size, SG_OP_TIMESTAMP, &rep, why), 0);
+	assert_int_equal(rep.u.blob.status, 2);
+	assert_int_equal(rep.u.blob.replayed, 1);
+	assert_memory_equal(rep.u.blob.data, der, sizeof(der));
+	sg_rep_clear(&rep);
+	n = sb.size;
+	for (cut = 1; cut < n; cut += 7)
+		assert_int_equal(sg_wire_decode_rep(dec, sb.data, cut, SG_OP_TIMESTAMP, &rep, why),
+		                 SG_ERR_MALFORMED);
+	/* bad arguments */
+	b.status = 6;
+	assert_int_equal(sg_wire_encode_blob_rep(&sb, 9, SG_OP_TIMESTAMP, &b), SG_ERR_INVALID_ARG);
+	b.status = 0;
+	assert_int_equal(sg_wire_encode_blob_rep(&sb, 9, SG_OP_SIGN_DIGEST, &b),
+	                 SG_ERR_INVALID_ARG);
+	b.len = 0;
+	assert_int_equal(sg_wire_encode_blob_rep(&sb, 9, SG_OP_SIGN_CMS, &b), SG_ERR_INVALID_ARG);
+}
+
+static void
 test_ping_reply(void **state)
 {
 	struct sg_ping_rep p = {.server = "signetd-0.1.0", .time = 1700000000};
@@ -780,7 +1028,7 @@ test_err_table_documented(void **state)
 	fclose(fp);
 	for (i = 1; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		snprintf(row, sizeof(row), "| %d | `%s` | %s |", -rows[i].code, rows[i].name,
-			 sg_strerror(rows[i].code));
+		         sg_strerror(rows[i].code));
 		if (strstr(doc, row) == NULL)
 			fail_msg("docs/protocol.md lacks the row: %s", row);
 	}
@@ -804,6 +1052,10 @@ main(void)
 	    cmocka_unit_test(test_err_reply),
 	    cmocka_unit_test(test_keys_reply),
 	    cmocka_unit_test(test_sign_reply),
+	    cmocka_unit_test(test_cms_request),
+	    cmocka_unit_test(test_timestamp_request),
+	    cmocka_unit_test(test_keys_reply_certs),
+	    cmocka_unit_test(test_blob_reply),
 	    cmocka_unit_test(test_ping_reply),
 	    cmocka_unit_test(test_names_and_utf8),
 	    cmocka_unit_test(test_err_table),
