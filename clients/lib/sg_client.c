@@ -861,6 +861,42 @@ sg_client_take(struct signet_client *c, struct sg_slot *s, struct sg_rep *rep)
 	c->n_pending--;
 }
 
+/*
+ * Every request that makes a signature carries an idempotency key, so that a
+ * resend returns the stored answer instead of signing again.
+ */
+static int
+sg_client_idem(struct signet_client *c, struct sg_req *req)
+{
+	unsigned char *idem;
+	size_t *len;
+
+	switch (req->op) {
+	case SG_OP_SIGN_DIGEST:
+	case SG_OP_SIGN_CMS:
+		idem = req->u.sign.idem;
+		len = &req->u.sign.idem_len;
+		break;
+	case SG_OP_TIMESTAMP:
+		idem = req->u.ts.idem;
+		len = &req->u.ts.idem_len;
+		break;
+	case SG_OP_PING:
+	case SG_OP_KEYS_LIST:
+	case SG_OP_NONE:
+	default:
+		return 0;
+	}
+	if (*len > 0)
+		return 0;
+	if (RAND_bytes(idem, SIGNET_IDEM_LEN) != 1) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "no random idempotency key");
+		return SG_ERR_INTERNAL;
+	}
+	*len = SIGNET_IDEM_LEN;
+	return 0;
+}
+
 int
 signet_client_send(struct signet_client *c, struct sg_req *req, uint64_t *id)
 {
@@ -880,13 +916,8 @@ signet_client_send(struct signet_client *c, struct sg_req *req, uint64_t *id)
 	}
 	if (s == NULL)
 		return SG_ERR_INTERNAL;
-	if (req->op == SG_OP_SIGN_DIGEST && req->u.sign.idem_len == 0) {
-		if (RAND_bytes(req->u.sign.idem, SIGNET_IDEM_LEN) != 1) {
-			snprintf(c->errmsg, sizeof(c->errmsg), "no random idempotency key");
-			return SG_ERR_INTERNAL;
-		}
-		req->u.sign.idem_len = SIGNET_IDEM_LEN;
-	}
+	if ((r = sg_client_idem(c, req)) != 0)
+		return r;
 	req->id = ++c->next_id;
 	if ((r = sg_wire_encode_req(&s->msg, req)) != 0) {
 		msgpack_sbuffer_clear(&s->msg);

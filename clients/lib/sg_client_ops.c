@@ -122,3 +122,72 @@ out:
 	sg_wipe(&req, sizeof(req));
 	return r;
 }
+
+/* Moves the blob reply out of rep into *out (the caller frees out->data). */
+static void
+sg_take_blob(struct sg_rep *rep, struct sg_blob_rep *out)
+{
+	*out = rep->u.blob;
+	rep->u.blob.data = NULL;
+	rep->u.blob.len = 0;
+}
+
+int
+signet_sign_cms(struct signet_client *c, struct sg_sign_req *sreq, struct sg_blob_rep *out)
+{
+	struct sg_req req;
+	struct sg_rep rep;
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	memset(out, 0, sizeof(*out));
+	if (sreq->pad != SG_PAD_NONE)
+		return SG_ERR_INVALID_ARG;
+	req.op = SG_OP_SIGN_CMS;
+	req.u.sign = *sreq;
+	r = signet_client_call(c, &req, &rep);
+	memcpy(sreq->idem, req.u.sign.idem, sizeof(sreq->idem));
+	sreq->idem_len = req.u.sign.idem_len;
+	if (r != 0)
+		goto out;
+	if (strcmp(rep.u.blob.key, sreq->key) != 0 || rep.u.blob.hash != sreq->hash) {
+		sg_client_seterr(
+		    c, "the reply names key %s, hash %s: not what was asked", rep.u.blob.key,
+		    sg_hash_name(rep.u.blob.hash) != NULL ? sg_hash_name(rep.u.blob.hash) : "?");
+		r = SG_ERR_MALFORMED;
+		goto out;
+	}
+	sg_take_blob(&rep, out);
+out:
+	sg_rep_clear(&rep);
+	return r;
+}
+
+int
+signet_timestamp(struct signet_client *c, struct sg_ts_req *treq, struct sg_blob_rep *out)
+{
+	struct sg_req req;
+	struct sg_rep rep;
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	memset(out, 0, sizeof(*out));
+	req.op = SG_OP_TIMESTAMP;
+	req.u.ts = *treq;
+	r = signet_client_call(c, &req, &rep);
+	memcpy(treq->idem, req.u.ts.idem, sizeof(treq->idem));
+	treq->idem_len = req.u.ts.idem_len;
+	if (r != 0)
+		goto out;
+	if (treq->tsq_len == 0 && rep.u.blob.hash != treq->hash) {
+		sg_client_seterr(
+		    c, "the reply is for hash %s: not what was asked",
+		    sg_hash_name(rep.u.blob.hash) != NULL ? sg_hash_name(rep.u.blob.hash) : "?");
+		r = SG_ERR_MALFORMED;
+		goto out;
+	}
+	sg_take_blob(&rep, out);
+out:
+	sg_rep_clear(&rep);
+	return r;
+}

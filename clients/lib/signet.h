@@ -11,7 +11,8 @@
  * protocol level) or SG_ERR_UNAVAILABLE (no connection could be made).
  *
  * Resending is safe for every request of protocol v1: ping and keys.list are
- * read-only, and every sign.digest carries an idempotency key (16 bytes from
+ * read-only, and every sign.digest, sign.cms and timestamp request carries
+ * an idempotency key (16 bytes from
  * RAND_bytes, drawn by the library when the caller gave none) that stays the
  * same across resends, so a resent request returns the stored signature,
  * never a second one.
@@ -111,7 +112,8 @@ const char *signet_client_errmsg(const struct signet_client *c);
 /*
  * Queues req for sending.  The library assigns req->id (returned in *id too,
  * may be NULL) and, for a sign.digest without an idempotency key, draws a
- * random SIGNET_IDEM_LEN-byte one into req->idem.  Never blocks: the request
+ * random SIGNET_IDEM_LEN-byte one into req->idem (likewise for sign.cms and
+ * timestamp).  Never blocks: the request
  * is sent at once when the connection is up, else by the next
  * signet_client_recv/wait.  Returns SG_ERR_LIMIT when max_inflight requests
  * are pending, SG_ERR_INVALID_ARG when req cannot be encoded (bad op, hash,
@@ -207,6 +209,26 @@ const struct sg_key_info *signet_keys_find(const struct sg_key_info *keys, size_
  * for (SG_ERR_MALFORMED otherwise).
  */
 int signet_sign_digest(struct signet_client *c, struct sg_sign_req *req, struct sg_sign_rep *out);
+
+/*
+ * sign.cms: a detached CMS SignedData (DER) over the content whose digest is
+ * req->digest, signed with req->key, with the key's certificate chain and the
+ * signed attributes contentType, signingTime, messageDigest and
+ * CMSAlgorithmProtection (docs/formats.md).  req->pad must be SG_PAD_NONE.
+ * Idempotency as for signet_sign_digest.  On success out->data (release
+ * with free()) holds out->len bytes of DER; the library has checked that the
+ * reply names the key and hash asked for (SG_ERR_MALFORMED otherwise).
+ */
+int signet_sign_cms(struct signet_client *c, struct sg_sign_req *req, struct sg_blob_rep *out);
+
+/*
+ * timestamp: an RFC 3161 TimeStampResp (DER) from the appliance's TSA for
+ * req->tsq (a DER TimeStampReq) or for the imprint req->hash / req->digest.
+ * A request the TSA refuses still succeeds: out->status is then the
+ * PKIStatus (2, rejection) and out->data a rejection response.  Idempotency
+ * as for signet_sign_digest.  out->data is released with free().
+ */
+int signet_timestamp(struct signet_client *c, struct sg_ts_req *req, struct sg_blob_rep *out);
 
 /* ---- Local cryptography (no appliance involved) ---- */
 
