@@ -4,7 +4,11 @@
 #include "sg_wire.h"
 #include "sg_yaml.h"
 
+#include <openssl/objects.h>
+
+#include <arpa/inet.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +42,30 @@ struct sg_y_log {
 	int syslog; /* enum sg_yaml_bool */
 };
 
+struct sg_y_accuracy {
+	uint32_t *seconds;
+	uint32_t *millis;
+	uint32_t *micros;
+};
+
+struct sg_y_tsa {
+	char *key;
+	char *policy;
+	char **accepted_policies;
+	unsigned accepted_policies_count;
+	char **hashes;
+	unsigned hashes_count;
+	struct sg_y_accuracy *accuracy;
+	char *sign_hash;
+};
+
+struct sg_y_http {
+	char *listen;
+	char *client;
+	uint32_t *max_connections;
+	uint32_t *timeout_ms;
+};
+
 struct sg_y_config {
 	char **listen;
 	unsigned listen_count;
@@ -49,6 +77,8 @@ struct sg_y_config {
 	struct sg_y_limits *limits;
 	struct sg_y_log *log;
 	char *pid_file;
+	struct sg_y_tsa *tsa;
+	struct sg_y_http *http;
 };
 
 static const cyaml_schema_value_t sg_y_endpoint = {
@@ -84,6 +114,50 @@ static const cyaml_schema_field_t sg_y_log_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_value_t sg_y_oid = {
+    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, SG_CONFIG_OID_MAX),
+};
+
+static const cyaml_schema_value_t sg_y_hash_name = {
+    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 16),
+};
+
+static const cyaml_schema_field_t sg_y_accuracy_fields[] = {
+    CYAML_FIELD_UINT_PTR("seconds", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_accuracy,
+                         seconds),
+    CYAML_FIELD_UINT_PTR("millis", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_accuracy,
+                         millis),
+    CYAML_FIELD_UINT_PTR("micros", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_accuracy,
+                         micros),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t sg_y_tsa_fields[] = {
+    CYAML_FIELD_STRING_PTR("key", CYAML_FLAG_POINTER, struct sg_y_tsa, key, 1, SG_NAME_MAX),
+    CYAML_FIELD_STRING_PTR("policy", CYAML_FLAG_POINTER, struct sg_y_tsa, policy, 1,
+                           SG_CONFIG_OID_MAX),
+    CYAML_FIELD_SEQUENCE("accepted_policies", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+                         struct sg_y_tsa, accepted_policies, &sg_y_oid, 0,
+                         SG_CONFIG_MAX_TSA_POLICIES),
+    CYAML_FIELD_SEQUENCE("hashes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_tsa,
+                         hashes, &sg_y_hash_name, 1, 3),
+    CYAML_FIELD_MAPPING_PTR("accuracy", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_tsa,
+                            accuracy, sg_y_accuracy_fields),
+    CYAML_FIELD_STRING_PTR("sign_hash", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_tsa,
+                           sign_hash, 1, 16),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t sg_y_http_fields[] = {
+    CYAML_FIELD_STRING_PTR("listen", CYAML_FLAG_POINTER, struct sg_y_http, listen, 1, 64),
+    CYAML_FIELD_STRING_PTR("client", CYAML_FLAG_POINTER, struct sg_y_http, client, 1, SG_NAME_MAX),
+    CYAML_FIELD_UINT_PTR("max_connections", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+                         struct sg_y_http, max_connections),
+    CYAML_FIELD_UINT_PTR("timeout_ms", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_http,
+                         timeout_ms),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t sg_y_config_fields[] = {
     CYAML_FIELD_SEQUENCE("listen", CYAML_FLAG_POINTER, struct sg_y_config, listen, &sg_y_endpoint,
                          1, SG_CONFIG_MAX_LISTEN),
@@ -103,6 +177,10 @@ static const cyaml_schema_field_t sg_y_config_fields[] = {
                             log, sg_y_log_fields),
     CYAML_FIELD_STRING_PTR("pid_file", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_config,
                            pid_file, 1, SG_PATH_MAX),
+    CYAML_FIELD_MAPPING_PTR("tsa", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_config,
+                            tsa, sg_y_tsa_fields),
+    CYAML_FIELD_MAPPING_PTR("http", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_config,
+                            http, sg_y_http_fields),
     CYAML_FIELD_END,
 };
 
@@ -127,6 +205,12 @@ sg_config_clear(struct sg_config *cfg)
 	free(cfg->token_label);
 	free(cfg->pin_file);
 	free(cfg->pid_file);
+	free(cfg->tsa.key);
+	free(cfg->tsa.policy_oid);
+	for (i = 0; i < SG_CONFIG_MAX_TSA_POLICIES; i++)
+		free(cfg->tsa.accepted[i]);
+	free(cfg->http.listen);
+	free(cfg->http.client);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -279,6 +363,179 @@ sg_config_rest(const struct sg_y_config *y, const struct sg_yaml_doc *doc, struc
 	return 0;
 }
 
+/* 1 if s is a dotted OID that OpenSSL can encode (numeric form only). */
+static int
+sg_config_oid_valid(const char *s)
+{
+	ASN1_OBJECT *o;
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if ((s[i] < '0' || s[i] > '9') && s[i] != '.')
+			return 0;
+	}
+	if ((o = OBJ_txt2obj(s, 1)) == NULL)
+		return 0;
+	ASN1_OBJECT_free(o);
+	return 1;
+}
+
+static int
+sg_config_tsa(const struct sg_y_tsa *y, const struct sg_yaml_doc *doc, struct sg_config *cfg,
+              char *why, size_t why_len)
+{
+	struct sg_config_tsa *t = &cfg->tsa;
+	enum sg_hash h;
+	char f[48];
+	size_t i, j;
+	int r;
+
+	t->enabled = 1;
+	t->hashes = (1u << SG_HASH_SHA256) | (1u << SG_HASH_SHA384) | (1u << SG_HASH_SHA512);
+	t->accuracy_s = 1;
+	t->sign_hash = SG_HASH_SHA256;
+	if (!sg_wire_name_valid(y->key, strlen(y->key))) {
+		sg_yaml_why(doc, why, why_len, "tsa.key", "'%s' is not a valid key name", y->key);
+		return SG_ERR_CONFIG;
+	}
+	if (!sg_config_oid_valid(y->policy)) {
+		sg_yaml_why(doc, why, why_len, "tsa.policy", "'%s' is not a dotted OID", y->policy);
+		return SG_ERR_CONFIG;
+	}
+	if ((r = sg_config_dup(y->key, &t->key)) != 0 ||
+	    (r = sg_config_dup(y->policy, &t->policy_oid)) != 0)
+		return r;
+	for (i = 0; i < y->accepted_policies_count; i++) {
+		(void)snprintf(f, sizeof(f), "tsa.accepted_policies[%zu]", i);
+		if (!sg_config_oid_valid(y->accepted_policies[i])) {
+			sg_yaml_why(doc, why, why_len, f, "'%s' is not a dotted OID",
+			            y->accepted_policies[i]);
+			return SG_ERR_CONFIG;
+		}
+		for (j = 0; j < i; j++) {
+			if (strcmp(y->accepted_policies[i], y->accepted_policies[j]) == 0) {
+				sg_yaml_why(doc, why, why_len, f, "'%s' is listed twice",
+				            y->accepted_policies[i]);
+				return SG_ERR_CONFIG;
+			}
+		}
+		if ((r = sg_config_dup(y->accepted_policies[i], &t->accepted[i])) != 0)
+			return r;
+		t->n_accepted++;
+	}
+	if (y->hashes != NULL)
+		t->hashes = 0;
+	for (i = 0; i < y->hashes_count; i++) {
+		(void)snprintf(f, sizeof(f), "tsa.hashes[%zu]", i);
+		if (sg_hash_parse(y->hashes[i], &h) != 0) {
+			sg_yaml_why(doc, why, why_len, f,
+			            "unknown hash '%s' (expected sha256, sha384 or sha512)",
+			            y->hashes[i]);
+			return SG_ERR_CONFIG;
+		}
+		t->hashes |= 1u << h;
+	}
+	if (y->sign_hash != NULL) {
+		if (sg_hash_parse(y->sign_hash, &h) != 0) {
+			sg_yaml_why(doc, why, why_len, "tsa.sign_hash",
+			            "unknown hash '%s' (expected sha256, sha384 or sha512)",
+			            y->sign_hash);
+			return SG_ERR_CONFIG;
+		}
+		t->sign_hash = h;
+	}
+	if (y->accuracy != NULL) {
+		const struct sg_y_accuracy *a = y->accuracy;
+
+		t->accuracy_s = a->seconds != NULL ? *a->seconds : 0;
+		t->accuracy_ms = a->millis != NULL ? *a->millis : 0;
+		t->accuracy_us = a->micros != NULL ? *a->micros : 0;
+		/* RFC 3161: millis and micros are INTEGER (1..999). */
+		if (t->accuracy_ms > 999 || t->accuracy_us > 999 || t->accuracy_s > 86400) {
+			sg_yaml_why(doc, why, why_len, "tsa.accuracy",
+			            "seconds 0..86400, millis and micros 0..999");
+			return SG_ERR_CONFIG;
+		}
+	}
+	return 0;
+}
+
+/* 1 if s is "A.B.C.D:PORT" or "[IPv6]:PORT" with a port 1..65535. */
+static int
+sg_config_hostport_valid(const char *s)
+{
+	char host[64];
+	const char *colon;
+	unsigned char addr[16];
+	char *end;
+	unsigned long port;
+	size_t n;
+	int v6 = s[0] == '[';
+
+	if ((colon = strrchr(s, ':')) == NULL)
+		return 0;
+	n = (size_t)(colon - s);
+	if (v6) {
+		if (n < 3 || s[n - 1] != ']')
+			return 0;
+		s++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(host))
+		return 0;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1)
+		return 0;
+	if (colon[1] < '0' || colon[1] > '9')
+		return 0;
+	port = strtoul(colon + 1, &end, 10);
+	return *end == '\0' && port >= 1 && port <= 65535;
+}
+
+static int
+sg_config_http(const struct sg_y_http *y, const struct sg_yaml_doc *doc, struct sg_config *cfg,
+               char *why, size_t why_len)
+{
+	struct sg_config_http *h = &cfg->http;
+	int r;
+
+	h->enabled = 1;
+	h->max_connections = 64;
+	h->timeout_ms = 10000;
+	if (!sg_config_hostport_valid(y->listen)) {
+		sg_yaml_why(doc, why, why_len, "http.listen",
+		            "'%s' is not HOST:PORT with a numeric IPv4 or [IPv6] address",
+		            y->listen);
+		return SG_ERR_CONFIG;
+	}
+	if (!sg_wire_name_valid(y->client, strlen(y->client))) {
+		sg_yaml_why(doc, why, why_len, "http.client", "'%s' is not a valid client name",
+		            y->client);
+		return SG_ERR_CONFIG;
+	}
+	if (y->max_connections != NULL) {
+		if (*y->max_connections < 1 || *y->max_connections > 1024) {
+			sg_yaml_why(doc, why, why_len, "http.max_connections",
+			            "%u is out of range (1..1024)", (unsigned)*y->max_connections);
+			return SG_ERR_CONFIG;
+		}
+		h->max_connections = *y->max_connections;
+	}
+	if (y->timeout_ms != NULL) {
+		if (*y->timeout_ms < 100 || *y->timeout_ms > 600000) {
+			sg_yaml_why(doc, why, why_len, "http.timeout_ms",
+			            "%u is out of range (100..600000)", (unsigned)*y->timeout_ms);
+			return SG_ERR_CONFIG;
+		}
+		h->timeout_ms = *y->timeout_ms;
+	}
+	if ((r = sg_config_dup(y->listen, &h->listen)) != 0 ||
+	    (r = sg_config_dup(y->client, &h->client)) != 0)
+		return r;
+	return 0;
+}
+
 int
 sg_config_load(const char *path, struct sg_config *cfg, char *why, size_t why_len)
 {
@@ -308,6 +565,10 @@ sg_config_load(const char *path, struct sg_config *cfg, char *why, size_t why_le
 		goto out;
 	if (y->pid_file != NULL &&
 	    (r = sg_config_path(doc, "pid_file", y->pid_file, &cfg->pid_file, why, why_len)) != 0)
+		goto out;
+	if (y->tsa != NULL && (r = sg_config_tsa(y->tsa, doc, cfg, why, why_len)) != 0)
+		goto out;
+	if (y->http != NULL && (r = sg_config_http(y->http, doc, cfg, why, why_len)) != 0)
 		goto out;
 	r = 0;
 out:

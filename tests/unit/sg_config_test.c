@@ -359,6 +359,98 @@ test_schema_errors(void **state)
 	assert_cleared(&cfg);
 }
 
+static void
+test_tsa_http(void **state)
+{
+	struct sg_config cfg;
+
+	(void)state;
+	/* absent: both off */
+	assert_int_equal(load_fmt(&cfg, MIN), 0);
+	assert_int_equal(cfg.tsa.enabled, 0);
+	assert_int_equal(cfg.http.enabled, 0);
+	sg_config_clear(&cfg);
+	/* the defaults */
+	if (load_fmt(&cfg, MIN "tsa:\n  key: tsa\n  policy: 1.3.6.1.4.1.4146.2.3\n"
+	                       "http:\n  listen: 127.0.0.1:8318\n  client: http-tsa\n") != 0)
+		fail_msg("%s", why);
+	assert_int_equal(cfg.tsa.enabled, 1);
+	assert_string_equal(cfg.tsa.key, "tsa");
+	assert_string_equal(cfg.tsa.policy_oid, "1.3.6.1.4.1.4146.2.3");
+	assert_int_equal(cfg.tsa.n_accepted, 0);
+	assert_int_equal(cfg.tsa.hashes,
+	                 (1u << SG_HASH_SHA256) | (1u << SG_HASH_SHA384) | (1u << SG_HASH_SHA512));
+	assert_int_equal(cfg.tsa.accuracy_s, 1);
+	assert_int_equal(cfg.tsa.accuracy_ms, 0);
+	assert_int_equal(cfg.tsa.sign_hash, SG_HASH_SHA256);
+	assert_int_equal(cfg.http.enabled, 1);
+	assert_string_equal(cfg.http.listen, "127.0.0.1:8318");
+	assert_string_equal(cfg.http.client, "http-tsa");
+	assert_int_equal(cfg.http.max_connections, 64);
+	assert_int_equal(cfg.http.timeout_ms, 10000);
+	sg_config_clear(&cfg);
+	assert_cleared(&cfg);
+	/* everything given */
+	if (load_fmt(&cfg, MIN "tsa:\n  key: tsa\n  policy: 1.2.3\n"
+	                       "  accepted_policies: [1.2.4, 1.2.5]\n  hashes: [sha384]\n"
+	                       "  accuracy: {millis: 500, micros: 999}\n  sign_hash: sha512\n"
+	                       "http:\n  listen: \"[::1]:65535\"\n  client: web\n"
+	                       "  max_connections: 1024\n  timeout_ms: 100\n") != 0)
+		fail_msg("%s", why);
+	assert_int_equal(cfg.tsa.n_accepted, 2);
+	assert_string_equal(cfg.tsa.accepted[1], "1.2.5");
+	assert_int_equal(cfg.tsa.hashes, 1u << SG_HASH_SHA384);
+	assert_int_equal(cfg.tsa.accuracy_s, 0);
+	assert_int_equal(cfg.tsa.accuracy_ms, 500);
+	assert_int_equal(cfg.tsa.accuracy_us, 999);
+	assert_int_equal(cfg.tsa.sign_hash, SG_HASH_SHA512);
+	assert_string_equal(cfg.http.listen, "[::1]:65535");
+	assert_int_equal(cfg.http.max_connections, 1024);
+	assert_int_equal(cfg.http.timeout_ms, 100);
+	sg_config_clear(&cfg);
+	/* errors, each naming its field (MIN is 10 lines; tsa: is line 11) */
+	assert_int_equal(load_fmt(&cfg, MIN "tsa:\n  key: tsa\n  policy: not-an-oid\n"),
+	                 SG_ERR_CONFIG);
+	assert_why(13, "field 'tsa.policy'");
+	assert_cleared(&cfg);
+	assert_int_equal(load_fmt(&cfg, MIN "tsa:\n  key: tsa\n  policy: 1.2.3\n"
+	                                    "  accepted_policies: [1.2.4, 1.2.4]\n"),
+	                 SG_ERR_CONFIG);
+	assert_why(14, "field 'tsa.accepted_policies[1]'");
+	assert_int_equal(load_fmt(&cfg, MIN "tsa:\n  key: tsa\n  policy: 1.2.3\n  hashes: [md5]\n"),
+	                 SG_ERR_CONFIG);
+	assert_why(14, "field 'tsa.hashes[0]'");
+	assert_int_equal(load_fmt(&cfg, MIN "tsa:\n  key: 'bad name'\n  policy: 1.2.3\n"),
+	                 SG_ERR_CONFIG);
+	assert_why(12, "field 'tsa.key'");
+	assert_int_equal(
+	    load_fmt(&cfg, MIN "tsa:\n  key: tsa\n  policy: 1.2.3\n  accuracy: {millis: 1000}\n"),
+	    SG_ERR_CONFIG);
+	assert_why(14, "field 'tsa.accuracy'");
+	assert_int_equal(load_fmt(&cfg, MIN "tsa:\n  key: tsa\n"), SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(&cfg, MIN "tsa:\n  key: tsa\n  policy: 1.2.3\n  ordering: true\n"),
+	    SG_ERR_CONFIG);
+	assert_int_equal(load_fmt(&cfg, MIN "http:\n  listen: localhost:80\n  client: c\n"),
+	                 SG_ERR_CONFIG);
+	assert_why(12, "field 'http.listen'");
+	assert_int_equal(load_fmt(&cfg, MIN "http:\n  listen: 127.0.0.1:0\n  client: c\n"),
+	                 SG_ERR_CONFIG);
+	assert_int_equal(load_fmt(&cfg, MIN "http:\n  listen: 127.0.0.1:65536\n  client: c\n"),
+	                 SG_ERR_CONFIG);
+	assert_int_equal(load_fmt(&cfg, MIN "http:\n  listen: ::1:80\n  client: c\n"),
+	                 SG_ERR_CONFIG);
+	assert_int_equal(
+	    load_fmt(&cfg, MIN "http:\n  listen: 127.0.0.1:80\n  client: c\n  timeout_ms: 99\n"),
+	    SG_ERR_CONFIG);
+	assert_why(14, "field 'http.timeout_ms'");
+	assert_int_equal(
+	    load_fmt(&cfg,
+	             MIN "http:\n  listen: 127.0.0.1:80\n  client: c\n  max_connections: 0\n"),
+	    SG_ERR_CONFIG);
+	assert_cleared(&cfg);
+}
+
 int
 main(void)
 {
@@ -370,6 +462,7 @@ main(void)
 	    cmocka_unit_test(test_ranges),
 	    cmocka_unit_test(test_listen),
 	    cmocka_unit_test(test_schema_errors),
+	    cmocka_unit_test(test_tsa_http),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
