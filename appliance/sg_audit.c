@@ -18,7 +18,7 @@
 #include <sqlite3.h>
 
 #define SG_AUDIT_APP_ID 0x53474155 /* "SGAU" in PRAGMA application_id */
-#define SG_AUDIT_SCHEMA_VERSION 1  /* PRAGMA user_version */
+#define SG_AUDIT_SCHEMA_VERSION 2  /* PRAGMA user_version */
 #define SG_AUDIT_GROUP_MAX 4096    /* records per transaction */
 #define SG_AUDIT_IDEM_RETENTION_US (24LL * 3600 * 1000000)
 #define SG_AUDIT_PRUNE_INTERVAL_US (60LL * 1000000)
@@ -64,8 +64,18 @@ static const char sg_audit_schema[] = "CREATE TABLE records ("
                                       " sig BLOB NOT NULL,"
                                       " record INTEGER NOT NULL,"
                                       " record_hash BLOB NOT NULL,"
+                                      " out BLOB,"
                                       " UNIQUE (client, idem));"
-                                      "CREATE INDEX idem_created ON idem (created_us);";
+                                      "CREATE INDEX idem_created ON idem (created_us);"
+                                      "CREATE TABLE counters ("
+                                      " name TEXT PRIMARY KEY,"
+                                      " next INTEGER NOT NULL);";
+/* Version 1 lacked stored CMS / time-stamp answers and the counters. */
+static const char sg_audit_migrate_1_2[] = "ALTER TABLE idem ADD COLUMN out BLOB;"
+                                           "CREATE TABLE counters ("
+                                           " name TEXT PRIMARY KEY,"
+                                           " next INTEGER NOT NULL);"
+                                           "PRAGMA user_version = 2;";
 
 static const char sg_audit_sql_insert[] =
     "INSERT INTO records (seq, time_us, client, op, req_id, key, hash_alg, digest, pad,"
@@ -74,18 +84,23 @@ static const char sg_audit_sql_insert[] =
 /* A key that is already stored keeps its answer unless that answer has expired. */
 static const char sg_audit_sql_idem_insert[] =
     "INSERT INTO idem (client, idem, created_us, req_fp, key, alg, hash_alg, pad, sig, record,"
-    " record_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    " record_hash, out) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13)"
     " ON CONFLICT (client, idem) DO UPDATE SET created_us = excluded.created_us,"
     " req_fp = excluded.req_fp, key = excluded.key, alg = excluded.alg,"
     " hash_alg = excluded.hash_alg, pad = excluded.pad, sig = excluded.sig,"
-    " record = excluded.record, record_hash = excluded.record_hash"
+    " record = excluded.record, record_hash = excluded.record_hash, out = excluded.out"
     " WHERE idem.created_us < ?12";
 static const char sg_audit_sql_idem_prune[] =
     "DELETE FROM idem WHERE id IN"
     " (SELECT id FROM idem WHERE created_us < ?1 ORDER BY created_us LIMIT ?2)";
 static const char sg_audit_sql_idem_lookup[] =
-    "SELECT req_fp, key, alg, hash_alg, pad, sig, record, record_hash FROM idem"
+    "SELECT req_fp, key, alg, hash_alg, pad, sig, record, record_hash, out FROM idem"
     " WHERE client = ?1 AND idem = ?2 AND created_us >= ?3";
+/* Reserves a block of a counter: the caller gets [next, next + n). */
+static const char sg_audit_sql_counter_get[] = "SELECT next FROM counters WHERE name = ?1";
+static const char sg_audit_sql_counter_set[] =
+    "INSERT INTO counters (name, next) VALUES (?1, ?2)"
+    " ON CONFLICT (name) DO UPDATE SET next = excluded.next";
 static const char sg_audit_sql_head[] = "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1";
 static const char sg_audit_sql_walk[] =
     "SELECT seq, time_us, client, op, req_id, key, hash_alg, digest, pad, sig_hash, result,"
@@ -106,6 +121,9 @@ struct sg_audit {
 	/* Front side: the read connection for idempotency lookups. */
 	sqlite3 *rdb;
 	sqlite3_stmt *st_lookup;
+	/* Front side: the counters connection (writes a few rows, rarely). */
+	sqlite3 *cdb;
+	sqlite3_stmt *st_cget, *st_cset;
 
 	/* Shared, under mtx. */
 	pthread_mutex_t mtx;
@@ -305,8 +323,7 @@ sg_audit_check_schema(sqlite3 *db, int create, char *why, size_t why_len)
 		    (rc = sqlite3_exec(db, sg_audit_schema, NULL, NULL, NULL)) != SQLITE_OK ||
 		    (rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK ||
 		    (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
-			sg_whyf(why, why_len, "cannot create the schema: %s",
-			             sqlite3_errmsg(db));
+			sg_whyf(why, why_len, "cannot create the schema: %s", sqlite3_errmsg(db));
 			if (!sqlite3_get_autocommit(db))
 				sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 			r = SG_ERR_IO;
@@ -317,14 +334,28 @@ sg_audit_check_schema(sqlite3 *db, int create, char *why, size_t why_len)
 	}
 	if (app_id != SG_AUDIT_APP_ID) {
 		sg_whyf(why, why_len,
-		             "not a signet audit database (application_id 0x%llx, %lld tables)",
-		             (unsigned long long)app_id, (long long)ntables);
+		        "not a signet audit database (application_id 0x%llx, %lld tables)",
+		        (unsigned long long)app_id, (long long)ntables);
 		goto out;
 	}
-	if (version != SG_AUDIT_SCHEMA_VERSION) {
-		sg_whyf(why, why_len,
-		             "unsupported audit schema version %lld (this build reads %d)",
-		             (long long)version, SG_AUDIT_SCHEMA_VERSION);
+	if (version == 1 && create) {
+		/* The records are untouched: the chain of a version 1 log stays valid. */
+		if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK ||
+		    (rc = sqlite3_exec(db, sg_audit_migrate_1_2, NULL, NULL, NULL)) != SQLITE_OK ||
+		    (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+			sg_whyf(why, why_len, "cannot upgrade the schema to version %d: %s",
+			        SG_AUDIT_SCHEMA_VERSION, sqlite3_errmsg(db));
+			if (!sqlite3_get_autocommit(db))
+				sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			r = SG_ERR_IO;
+			goto out;
+		}
+		version = SG_AUDIT_SCHEMA_VERSION;
+	}
+	/* Reading (create == 0) accepts every version whose records we know. */
+	if (version != SG_AUDIT_SCHEMA_VERSION && !(version == 1 && !create)) {
+		sg_whyf(why, why_len, "unsupported audit schema version %lld (this build reads %d)",
+		        (long long)version, SG_AUDIT_SCHEMA_VERSION);
 		goto out;
 	}
 	r = 0;
@@ -404,7 +435,7 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	if (rc != SQLITE_OK) {
 		r = sg_audit_open_err(rc);
 		sg_whyf(why, why_len, "cannot open %s: %s", path,
-		             a->wdb != NULL ? sqlite3_errmsg(a->wdb) : sqlite3_errstr(rc));
+		        a->wdb != NULL ? sqlite3_errmsg(a->wdb) : sqlite3_errstr(rc));
 		goto out;
 	}
 	sqlite3_extended_result_codes(a->wdb, 1);
@@ -416,8 +447,7 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	        SQLITE_OK ||
 	    (rc = sqlite3_step(st)) != SQLITE_ROW ||
 	    (mode = (const char *)sqlite3_column_text(st, 0)) == NULL || strcmp(mode, "wal") != 0) {
-		sg_whyf(why, why_len, "cannot switch %s to WAL: %s", path,
-		             sqlite3_errmsg(a->wdb));
+		sg_whyf(why, why_len, "cannot switch %s to WAL: %s", path, sqlite3_errmsg(a->wdb));
 		goto out;
 	}
 	sqlite3_finalize(st);
@@ -443,14 +473,13 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	    sqlite3_prepare_v3(a->wdb, sg_audit_sql_head, -1, SQLITE_PREPARE_PERSISTENT,
 	                       &a->st_head, NULL) != SQLITE_OK) {
 		r = SG_ERR_AUDIT_CORRUPT;
-		sg_whyf(why, why_len, "audit schema does not match: %s",
-		             sqlite3_errmsg(a->wdb));
+		sg_whyf(why, why_len, "audit schema does not match: %s", sqlite3_errmsg(a->wdb));
 		goto out;
 	}
 	if ((r = sg_audit_read_head(a->st_head, &a->head_seq, a->head_hash)) != 0) {
 		sg_whyf(why, why_len, "cannot read the last record: %s",
-		             r == SG_ERR_AUDIT_CORRUPT ? "malformed seq or hash"
-		                                       : sqlite3_errmsg(a->wdb));
+		        r == SG_ERR_AUDIT_CORRUPT ? "malformed seq or hash"
+		                                  : sqlite3_errmsg(a->wdb));
 		goto out;
 	}
 
@@ -459,7 +488,7 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	if (rc != SQLITE_OK) {
 		r = SG_ERR_IO;
 		sg_whyf(why, why_len, "cannot open %s for reading: %s", path,
-		             a->rdb != NULL ? sqlite3_errmsg(a->rdb) : sqlite3_errstr(rc));
+		        a->rdb != NULL ? sqlite3_errmsg(a->rdb) : sqlite3_errstr(rc));
 		goto out;
 	}
 	sqlite3_busy_timeout(a->rdb, SG_AUDIT_BUSY_MS);
@@ -467,7 +496,26 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	                       &a->st_lookup, NULL) != SQLITE_OK) {
 		r = SG_ERR_IO;
 		sg_whyf(why, why_len, "cannot prepare the idempotency lookup: %s",
-		             sqlite3_errmsg(a->rdb));
+		        sqlite3_errmsg(a->rdb));
+		goto out;
+	}
+	/* The counters connection: writes, each one durable before it returns. */
+	rc = sqlite3_open_v2(path, &a->cdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs);
+	if (rc != SQLITE_OK) {
+		r = SG_ERR_IO;
+		sg_whyf(why, why_len, "cannot open %s for the counters: %s", path,
+		        a->cdb != NULL ? sqlite3_errmsg(a->cdb) : sqlite3_errstr(rc));
+		goto out;
+	}
+	sqlite3_extended_result_codes(a->cdb, 1);
+	sqlite3_busy_timeout(a->cdb, SG_AUDIT_BUSY_MS);
+	if (sqlite3_exec(a->cdb, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(a->cdb, sg_audit_sql_counter_get, -1, SQLITE_PREPARE_PERSISTENT,
+	                       &a->st_cget, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(a->cdb, sg_audit_sql_counter_set, -1, SQLITE_PREPARE_PERSISTENT,
+	                       &a->st_cset, NULL) != SQLITE_OK) {
+		r = SG_ERR_IO;
+		sg_whyf(why, why_len, "cannot prepare the counters: %s", sqlite3_errmsg(a->cdb));
 		goto out;
 	}
 	a->next_prune_us = sg_audit_now_us();
@@ -593,7 +641,10 @@ sg_audit_bind_idem(sqlite3_stmt *st, const struct sg_audit_record *rec, int64_t 
 	        SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(st, 10, (sqlite3_int64)rep->record)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_blob(st, 11, rep->record_hash, 32, SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(st, 12, now - SG_AUDIT_IDEM_RETENTION_US)) != SQLITE_OK)
+	    (rc = sqlite3_bind_int64(st, 12, now - SG_AUDIT_IDEM_RETENTION_US)) != SQLITE_OK ||
+	    (rc = (rec->out_len > 0
+	               ? sqlite3_bind_blob(st, 13, rec->out, (int)rec->out_len, SQLITE_STATIC)
+	               : sqlite3_bind_null(st, 13))) != SQLITE_OK)
 		return rc;
 	return SQLITE_OK;
 }
@@ -879,13 +930,16 @@ sg_audit_stats(const struct sg_audit *a, struct sg_audit_stats *st)
 
 int
 sg_audit_idem_lookup(struct sg_audit *a, const char *client, const unsigned char *idem,
-                     size_t idem_len, struct sg_sign_rep *rep, unsigned char req_fp[32])
+                     size_t idem_len, struct sg_sign_rep *rep, unsigned char req_fp[32],
+                     unsigned char **out, size_t *out_len)
 {
 	sqlite3_stmt *st = a->st_lookup;
 	int64_t alg, hash, pad, record;
-	size_t key_len, sig_len;
+	size_t key_len, sig_len, blob_len;
 	int rc, r = SG_ERR_IO;
 
+	*out = NULL;
+	*out_len = 0;
 	if (idem_len > SG_IDEM_MAX || strlen(client) > SG_NAME_MAX) {
 		r = SG_ERR_NOT_FOUND; /* nothing that long is ever stored */
 		goto out;
@@ -918,9 +972,21 @@ sg_audit_idem_lookup(struct sg_audit *a, const char *client, const unsigned char
 	    alg < SG_KEYALG_NONE || alg > SG_KEYALG_RSA_4096 || hash < SG_HASH_NONE ||
 	    hash > SG_HASH_SHA512 || pad < SG_PAD_NONE || pad > SG_PAD_PSS ||
 	    sqlite3_column_type(st, 5) != SQLITE_BLOB || sig_len > SG_SIG_MAX || record < 1 ||
-	    sqlite3_column_type(st, 7) != SQLITE_BLOB || sqlite3_column_bytes(st, 7) != 32) {
+	    sqlite3_column_type(st, 7) != SQLITE_BLOB || sqlite3_column_bytes(st, 7) != 32 ||
+	    (sqlite3_column_type(st, 8) != SQLITE_NULL &&
+	     (sqlite3_column_type(st, 8) != SQLITE_BLOB || sqlite3_column_bytes(st, 8) < 1 ||
+	      (size_t)sqlite3_column_bytes(st, 8) > SG_BLOB_MAX))) {
 		sg_error("audit: malformed idempotency entry for client %s", client);
 		goto out;
+	}
+	if (sqlite3_column_type(st, 8) == SQLITE_BLOB) {
+		blob_len = (size_t)sqlite3_column_bytes(st, 8);
+		if ((*out = malloc(blob_len)) == NULL) {
+			r = SG_ERR_NOMEM;
+			goto out;
+		}
+		memcpy(*out, sqlite3_column_blob(st, 8), blob_len);
+		*out_len = blob_len;
 	}
 	memset(rep, 0, sizeof(*rep));
 	memcpy(req_fp, sqlite3_column_blob(st, 0), 32);
@@ -979,6 +1045,9 @@ sg_audit_close(struct sg_audit *a)
 	sqlite3_finalize(a->st_prune);
 	sqlite3_finalize(a->st_head);
 	sqlite3_finalize(a->st_lookup);
+	sqlite3_finalize(a->st_cget);
+	sqlite3_finalize(a->st_cset);
+	sqlite3_close(a->cdb);
 	sqlite3_close_v2(a->rdb);
 	sqlite3_close_v2(a->wdb);
 	EVP_MD_CTX_free(a->wctx);
@@ -1101,7 +1170,7 @@ sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *wh
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
 	if (rc != SQLITE_OK) {
 		sg_whyf(why, why_len, "cannot open %s: %s", path,
-		             db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		        db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto out;
 	}
 	if ((r = sg_audit_check_schema(db, 0, why, why_len)) != 0) {
@@ -1121,34 +1190,33 @@ sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *wh
 			*first_bad = expect;
 			if (seq > (int64_t)expect)
 				sg_whyf(why, why_len,
-				             "record %llu missing: gap in sequence (next record "
-				             "is %lld)",
-				             (unsigned long long)expect, (long long)seq);
+				        "record %llu missing: gap in sequence (next record "
+				        "is %lld)",
+				        (unsigned long long)expect, (long long)seq);
 			else
 				sg_whyf(why, why_len,
-				             "gap in sequence: record number %lld where %llu was "
-				             "expected",
-				             (long long)seq, (unsigned long long)expect);
+				        "gap in sequence: record number %lld where %llu was "
+				        "expected",
+				        (long long)seq, (unsigned long long)expect);
 			goto out;
 		}
 		if ((bad = sg_audit_row_read(st, &row)) != NULL) {
 			*first_bad = expect;
 			sg_whyf(why, why_len, "record %llu: malformed column %s",
-			             (unsigned long long)expect, bad);
+			        (unsigned long long)expect, bad);
 			goto out;
 		}
 		if (memcmp(row.prev_hash, prev, sizeof(prev)) != 0) {
 			*first_bad = expect;
 			if (expect == 1)
-				sg_whyf(
-				    why, why_len,
-				    "record 1: broken link: prev_hash is not 32 zero bytes");
+				sg_whyf(why, why_len,
+				        "record 1: broken link: prev_hash is not 32 zero bytes");
 			else
 				sg_whyf(why, why_len,
-				             "record %llu: broken link: prev_hash does not match "
-				             "the hash of record %llu",
-				             (unsigned long long)expect,
-				             (unsigned long long)(expect - 1));
+				        "record %llu: broken link: prev_hash does not match "
+				        "the hash of record %llu",
+				        (unsigned long long)expect,
+				        (unsigned long long)(expect - 1));
 			goto out;
 		}
 		stored = sqlite3_column_blob(st, 15);
@@ -1160,9 +1228,9 @@ sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *wh
 		if (memcmp(h, stored, sizeof(h)) != 0) {
 			*first_bad = expect;
 			sg_whyf(why, why_len,
-			             "record %llu: hash mismatch: the stored hash does not match "
-			             "the record's fields",
-			             (unsigned long long)expect);
+			        "record %llu: hash mismatch: the stored hash does not match "
+			        "the record's fields",
+			        (unsigned long long)expect);
 			goto out;
 		}
 		memcpy(prev, stored, sizeof(prev));
@@ -1170,8 +1238,8 @@ sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *wh
 	}
 	if (rc != SQLITE_DONE) {
 		r = SG_ERR_IO;
-		sg_whyf(why, why_len, "cannot read record %llu: %s",
-		             (unsigned long long)expect, sqlite3_errmsg(db));
+		sg_whyf(why, why_len, "cannot read record %llu: %s", (unsigned long long)expect,
+		        sqlite3_errmsg(db));
 		goto out;
 	}
 	*count = expect - 1;
@@ -1182,5 +1250,56 @@ out:
 	sqlite3_close_v2(db);
 	EVP_MD_CTX_free(ctx);
 	EVP_MD_free(md);
+	return r;
+}
+
+int
+sg_audit_counter_reserve(struct sg_audit *a, const char *name, uint64_t count, uint64_t *first)
+{
+	sqlite3_int64 next = 1;
+	int rc, r = SG_ERR_IO;
+
+	*first = 0;
+	if (count == 0 || count > ((uint64_t)1 << 32) || strlen(name) > SG_NAME_MAX)
+		return SG_ERR_INVALID_ARG;
+	if ((rc = sqlite3_exec(a->cdb, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+		goto out;
+	if ((rc = sqlite3_bind_text(a->st_cget, 1, name, -1, SQLITE_STATIC)) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(a->st_cget);
+	if (rc == SQLITE_ROW) {
+		next = sqlite3_column_int64(a->st_cget, 0);
+	} else if (rc != SQLITE_DONE) {
+		goto out;
+	}
+	/* Counters stay below 2^62: far beyond any use, and safe in a signed column. */
+	if (next < 1 || (uint64_t)next + count > ((uint64_t)1 << 62)) {
+		sg_error("audit: counter %s is out of range (%lld)", name, (long long)next);
+		r = SG_ERR_AUDIT_CORRUPT;
+		goto out;
+	}
+	if ((rc = sqlite3_bind_text(a->st_cset, 1, name, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(a->st_cset, 2, next + (sqlite3_int64)count)) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(a->st_cset);
+	if (rc != SQLITE_DONE)
+		goto out;
+	if ((rc = sqlite3_exec(a->cdb, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		goto out;
+	*first = (uint64_t)next;
+	r = 0;
+out:
+	sqlite3_reset(a->st_cget);
+	sqlite3_reset(a->st_cset);
+	sqlite3_clear_bindings(a->st_cget);
+	sqlite3_clear_bindings(a->st_cset);
+	if (r != 0) {
+		if (r == SG_ERR_IO) {
+			sg_error("audit: reserving counter %s: %s", name, sqlite3_errmsg(a->cdb));
+			r = SG_ERR_AUDIT_UNAVAILABLE;
+		}
+		if (!sqlite3_get_autocommit(a->cdb))
+			sqlite3_exec(a->cdb, "ROLLBACK", NULL, NULL, NULL);
+	}
 	return r;
 }

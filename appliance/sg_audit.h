@@ -49,6 +49,10 @@ struct sg_audit_record {
 	unsigned char idem[SG_IDEM_MAX];
 	size_t idem_len;
 	unsigned char req_fp[32]; /* fingerprint of the request, for idempotency conflicts */
+	/* sign.cms / timestamp: the DER answer, stored with the idempotency entry
+	 * (borrowed; must stay valid until the record comes back). */
+	const unsigned char *out;
+	size_t out_len;
 
 	/* Filled by the writer on completion.  For a durable record with has_sig
 	 * the writer also sets rep.record and rep.record_hash (the receipt). */
@@ -69,7 +73,7 @@ struct sg_audit_record {
  * SG_ERR_AUDIT_CORRUPT with why.
  */
 int sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *why,
-		  size_t why_len);
+                  size_t why_len);
 
 /* Starts the writer thread; 0 or SG_ERR_INTERNAL. */
 int sg_audit_start(struct sg_audit *a);
@@ -109,11 +113,25 @@ void sg_audit_stats(const struct sg_audit *a, struct sg_audit_stats *st);
 
 /*
  * Looks up a stored answer for (client, idem).  Returns 0 with *rep and
- * req_fp filled (rep->replayed = 1), SG_ERR_NOT_FOUND (also for entries past
- * the 24 h retention), or SG_ERR_IO.
+ * req_fp filled (rep->replayed = 1) and, for a stored sign.cms or timestamp
+ * answer, *out (malloc'd, the caller frees) and *out_len (else NULL and 0);
+ * SG_ERR_NOT_FOUND (also for entries past the 24 h retention), SG_ERR_NOMEM
+ * or SG_ERR_IO.
  */
 int sg_audit_idem_lookup(struct sg_audit *a, const char *client, const unsigned char *idem,
-			 size_t idem_len, struct sg_sign_rep *rep, unsigned char req_fp[32]);
+                         size_t idem_len, struct sg_sign_rep *rep, unsigned char req_fp[32],
+                         unsigned char **out, size_t *out_len);
+
+/*
+ * Reserves count (1..2^32) consecutive values of the persistent counter name
+ * (which starts at 1): *first gets the first of them.  The reservation is
+ * durable before the call returns, so no later call, in this process or after
+ * a restart, hands out any of them again (values reserved but never used are
+ * skipped).  Used for time-stamp serial numbers.  Front thread only.
+ * Returns 0, SG_ERR_INVALID_ARG, SG_ERR_AUDIT_UNAVAILABLE (cannot write) or
+ * SG_ERR_AUDIT_CORRUPT (a stored value out of range).
+ */
+int sg_audit_counter_reserve(struct sg_audit *a, const char *name, uint64_t count, uint64_t *first);
 
 /*
  * Stops the writer after it has committed everything submitted so far;
@@ -131,6 +149,6 @@ void sg_audit_close(struct sg_audit *a);
  * saying what does not match; SG_ERR_IO if it cannot be read.
  */
 int sg_audit_verify(const char *path, uint64_t *count, uint64_t *first_bad, char *why,
-		    size_t why_len);
+                    size_t why_len);
 
 #endif /* SG_AUDIT_H */

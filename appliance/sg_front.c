@@ -683,7 +683,8 @@ sg_front_sign(struct sg_front *f, struct sg_pending *p, const struct sg_req *req
 	const struct sg_key_entry *key;
 	struct sg_hsm_sign_req hreq;
 	struct sg_pending *twin;
-	unsigned char stored_fp[32];
+	unsigned char stored_fp[32], *stored_out = NULL;
+	size_t stored_len = 0;
 	enum sg_pad pad = s->pad;
 	int r;
 
@@ -724,7 +725,8 @@ sg_front_sign(struct sg_front *f, struct sg_pending *p, const struct sg_req *req
 			return;
 		}
 		r = sg_audit_idem_lookup(f->audit, p->rec.client, s->idem, s->idem_len, &p->rec.rep,
-		                         stored_fp);
+		                         stored_fp, &stored_out, &stored_len);
+		free(stored_out);
 		if (r == 0) {
 			if (memcmp(stored_fp, p->rec.req_fp, 32) != 0) {
 				sg_front_fail(f, p, SG_ERR_IDEM_CONFLICT, NULL);

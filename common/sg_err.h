@@ -35,6 +35,10 @@
 	X(SG_ERR_DIGEST_LENGTH, -21, "digest_length", "digest length does not match the hash")     \
 	X(SG_ERR_BAD_PADDING, -22, "bad_padding", "padding not valid for this key")                \
 	X(SG_ERR_UNKNOWN_KEY, -23, "unknown_key", "unknown key")                                   \
+	X(SG_ERR_NO_CERT, -24, "no_certificate", "key has no usable certificate")                  \
+	X(SG_ERR_CERT_VALIDITY, -25, "certificate_not_valid",                                      \
+	  "certificate not valid at this time")                                                    \
+	X(SG_ERR_NO_TSA, -26, "no_tsa", "no time-stamping authority available")                    \
 	X(SG_ERR_DENIED, -30, "denied", "denied by policy")                                        \
 	X(SG_ERR_BUSY, -31, "busy", "too many requests in flight")                                 \
 	X(SG_ERR_IDEM_CONFLICT, -32, "idempotency_conflict",                                       \

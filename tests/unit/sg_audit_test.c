@@ -767,7 +767,8 @@ test_idempotency(void **state)
 {
 	struct sg_audit_record recs[3], *done[3];
 	struct sg_sign_rep rep;
-	unsigned char fp[32];
+	unsigned char fp[32], *ob = NULL;
+	size_t obl = 0;
 	struct sg_audit *a;
 	char sql[256];
 
@@ -789,8 +790,9 @@ test_idempotency(void **state)
 	memcpy(recs[2].idem, "denied-key", 10);
 	recs[2].idem_len = 10;
 
-	assert_int_equal(sg_audit_idem_lookup(a, recs[0].client, recs[0].idem, 16, &rep, fp),
-	                 SG_ERR_NOT_FOUND);
+	assert_int_equal(
+	    sg_audit_idem_lookup(a, recs[0].client, recs[0].idem, 16, &rep, fp, &ob, &obl),
+	    SG_ERR_NOT_FOUND);
 	sg_audit_submit(a, &recs[0]);
 	sg_audit_submit(a, &recs[1]);
 	sg_audit_submit(a, &recs[2]);
@@ -800,7 +802,8 @@ test_idempotency(void **state)
 	assert_int_equal(recs[2].status, 0);
 
 	memset(&rep, 0, sizeof(rep));
-	assert_int_equal(sg_audit_idem_lookup(a, recs[0].client, recs[0].idem, 16, &rep, fp), 0);
+	assert_int_equal(
+	    sg_audit_idem_lookup(a, recs[0].client, recs[0].idem, 16, &rep, fp, &ob, &obl), 0);
 	assert_memory_equal(fp, recs[0].req_fp, 32);
 	assert_string_equal(rep.key, recs[0].rep.key);
 	assert_int_equal(rep.alg, recs[0].rep.alg);
@@ -811,21 +814,26 @@ test_idempotency(void **state)
 	assert_int_equal(rep.record, recs[0].seq);
 	assert_memory_equal(rep.record_hash, recs[0].record_hash, 32);
 	assert_int_equal(rep.replayed, 1);
+	assert_null(ob); /* a sign.digest answer has no stored output */
+	assert_int_equal(obl, 0);
 
-	assert_int_equal(sg_audit_idem_lookup(a, "ci-other", recs[0].idem, 16, &rep, fp),
+	assert_int_equal(sg_audit_idem_lookup(a, "ci-other", recs[0].idem, 16, &rep, fp, &ob, &obl),
 	                 SG_ERR_NOT_FOUND);
-	assert_int_equal(sg_audit_idem_lookup(a, recs[0].client, recs[0].idem, 15, &rep, fp),
-	                 SG_ERR_NOT_FOUND);
-	assert_int_equal(sg_audit_idem_lookup(a, recs[2].client, recs[2].idem, 10, &rep, fp),
-	                 SG_ERR_NOT_FOUND);
+	assert_int_equal(
+	    sg_audit_idem_lookup(a, recs[0].client, recs[0].idem, 15, &rep, fp, &ob, &obl),
+	    SG_ERR_NOT_FOUND);
+	assert_int_equal(
+	    sg_audit_idem_lookup(a, recs[2].client, recs[2].idem, 10, &rep, fp, &ob, &obl),
+	    SG_ERR_NOT_FOUND);
 
 	/* Past the 24 h retention an entry is no longer an answer. */
 	snprintf(sql, sizeof(sql),
 	         "UPDATE idem SET created_us = created_us - %lld WHERE client = '%s'",
 	         25LL * 3600 * 1000000, recs[0].client);
 	raw_exec(test_db, sql);
-	assert_int_equal(sg_audit_idem_lookup(a, recs[0].client, recs[0].idem, 16, &rep, fp),
-	                 SG_ERR_NOT_FOUND);
+	assert_int_equal(
+	    sg_audit_idem_lookup(a, recs[0].client, recs[0].idem, 16, &rep, fp, &ob, &obl),
+	    SG_ERR_NOT_FOUND);
 	sg_audit_close(a);
 	expect_ok(3);
 }
@@ -846,6 +854,105 @@ count_rows(const char *path, const char *sql)
 }
 
 /* The writer deletes expired idempotency entries (its first group after open prunes). */
+/* A sign.cms / timestamp answer is stored whole beside its idempotency key. */
+static void
+test_idem_output(void **state)
+{
+	static unsigned char der[3000];
+	struct sg_audit_record rec, *done[1];
+	struct sg_sign_rep rep;
+	unsigned char fp[32], *ob = NULL;
+	size_t obl = 0, i;
+	struct sg_audit *a;
+
+	(void)state;
+	for (i = 0; i < sizeof(der); i++)
+		der[i] = (unsigned char)(i * 7);
+	new_db_path();
+	a = open_started(test_db, NULL);
+	fill_record(&rec, 1);
+	rec.op = SG_OP_SIGN_CMS;
+	memcpy(rec.idem, "cms-attempt-0001", 16);
+	rec.idem_len = 16;
+	rec.out = der;
+	rec.out_len = sizeof(der);
+	sg_audit_submit(a, &rec);
+	collect(a, done, 1);
+	assert_int_equal(rec.status, 0);
+	assert_int_equal(sg_audit_idem_lookup(a, rec.client, rec.idem, 16, &rep, fp, &ob, &obl), 0);
+	assert_non_null(ob);
+	assert_int_equal(obl, sizeof(der));
+	assert_memory_equal(ob, der, sizeof(der));
+	assert_memory_equal(rep.sig, rec.rep.sig, rec.rep.sig_len);
+	free(ob);
+	sg_audit_close(a);
+	expect_ok(1);
+}
+
+/* Counters: blocks never overlap, survive a reopen, and refuse nonsense. */
+static void
+test_counters(void **state)
+{
+	struct sg_audit *a;
+	uint64_t first = 0;
+	char sql[128];
+
+	(void)state;
+	new_db_path();
+	a = open_started(test_db, NULL);
+	assert_int_equal(sg_audit_counter_reserve(a, "tsa-serial", 1000, &first), 0);
+	assert_int_equal(first, 1);
+	assert_int_equal(sg_audit_counter_reserve(a, "tsa-serial", 10, &first), 0);
+	assert_int_equal(first, 1001);
+	assert_int_equal(sg_audit_counter_reserve(a, "other", 5, &first), 0);
+	assert_int_equal(first, 1);
+	assert_int_equal(sg_audit_counter_reserve(a, "tsa-serial", 0, &first), SG_ERR_INVALID_ARG);
+	sg_audit_close(a);
+	a = open_started(test_db, NULL);
+	assert_int_equal(sg_audit_counter_reserve(a, "tsa-serial", 1, &first), 0);
+	assert_int_equal(first, 1011);
+	sg_audit_close(a);
+	/* A value out of range is reported, not wrapped. */
+	snprintf(sql, sizeof(sql), "UPDATE counters SET next = -5 WHERE name = 'other'");
+	raw_exec(test_db, sql);
+	a = open_started(test_db, NULL);
+	assert_int_equal(sg_audit_counter_reserve(a, "other", 1, &first), SG_ERR_AUDIT_CORRUPT);
+	/* ...and the failed reservation left the other counter usable. */
+	assert_int_equal(sg_audit_counter_reserve(a, "tsa-serial", 1, &first), 0);
+	assert_int_equal(first, 1012);
+	sg_audit_close(a);
+}
+
+/* A version 1 log is upgraded in place; its chain still verifies. */
+static void
+test_migrate_v1(void **state)
+{
+	struct sg_audit_record recs[2], *done[2];
+	struct sg_audit *a;
+	uint64_t first;
+
+	(void)state;
+	new_db_path();
+	a = open_started(test_db, NULL);
+	fill_record(&recs[0], 1);
+	sg_audit_submit(a, &recs[0]);
+	collect(a, done, 1);
+	sg_audit_close(a);
+	/* Turn it back into what version 1 made. */
+	raw_exec(test_db, "DROP TABLE counters; ALTER TABLE idem DROP COLUMN out;"
+	                  " PRAGMA user_version = 1;");
+	expect_ok(1);
+	a = open_started(test_db, NULL);
+	assert_int_equal(sg_audit_counter_reserve(a, "tsa-serial", 1, &first), 0);
+	fill_record(&recs[1], 2);
+	sg_audit_submit(a, &recs[1]);
+	collect(a, done, 1);
+	assert_int_equal(recs[1].status, 0);
+	assert_int_equal(recs[1].seq, 2);
+	sg_audit_close(a);
+	expect_ok(2);
+}
+
 static void
 test_idem_prune(void **state)
 {
@@ -948,11 +1055,12 @@ run_fault(int mode)
 	a = open_started(test_db, NULL);
 	{
 		struct sg_sign_rep rep;
-		unsigned char fp[32];
+		unsigned char fp[32], *ob = NULL;
+		size_t obl = 0;
 
 		assert_int_equal(sg_audit_idem_lookup(a, recs[3].client,
 		                                      (const unsigned char *)"fault-idem", 10, &rep,
-		                                      fp),
+		                                      fp, &ob, &obl),
 		                 SG_ERR_NOT_FOUND);
 	}
 	sg_audit_close(a);
@@ -1019,9 +1127,9 @@ test_open_refuses(void **state)
 
 	/* Ours, but a schema version from the future. */
 	make_log(2);
-	raw_exec(test_db, "PRAGMA user_version = 2");
+	raw_exec(test_db, "PRAGMA user_version = 3");
 	assert_int_equal(sg_audit_open(test_db, NULL, &a, why, sizeof(why)), SG_ERR_AUDIT_CORRUPT);
-	assert_non_null(strstr(why, "unsupported audit schema version 2"));
+	assert_non_null(strstr(why, "unsupported audit schema version 3"));
 
 	/* Not a database at all. */
 	snprintf(path, sizeof(path), "%s/garbage.db", test_dir);
@@ -1079,6 +1187,9 @@ main(void)
 		cmocka_unit_test(test_invalid_record),
 		cmocka_unit_test(test_idempotency),
 		cmocka_unit_test(test_idem_prune),
+		cmocka_unit_test(test_idem_output),
+		cmocka_unit_test(test_counters),
+		cmocka_unit_test(test_migrate_v1),
 		cmocka_unit_test(test_fault_full),
 		cmocka_unit_test(test_fault_ioerr),
 		cmocka_unit_test(test_reopen_resumes),
