@@ -3,18 +3,32 @@
 #include "sg_err.h"
 #include "sg_yaml.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #define SG_POLICY_VERSION 1
 #define SG_POLICY_MAX_ROLES 32  /* per client */
 #define SG_POLICY_MAX_LIST 1024 /* entries of a rule's lists */
 #define SG_POLICY_MAX_INFLIGHT 65536
 
-/* Ops that act on a key, and the key purpose each one requires. */
-#define SG_POLICY_KEY_OPS (1u << SG_OP_SIGN_DIGEST)
+/* Ops that act on a key; the purpose each one requires is sg_op_purpose(). */
+#define SG_POLICY_KEY_OPS                                                                          \
+	((1u << SG_OP_SIGN_DIGEST) | (1u << SG_OP_SIGN_CMS) | (1u << SG_OP_TIMESTAMP))
+/* Key ops whose result carries the key's certificate chain. */
+#define SG_POLICY_CERT_OPS ((1u << SG_OP_SIGN_CMS) | (1u << SG_OP_TIMESTAMP))
+/* What the HTTP listener serves, so all that its client may be granted. */
+#define SG_POLICY_HTTP_OPS (1u << SG_OP_TIMESTAMP)
 #define SG_PURPOSE_SIGN (1u << 0)
+#define SG_PURPOSE_TIMESTAMP (1u << 1)
 
 #define SG_POLICY_ALL_HASHES                                                                       \
 	((1u << SG_HASH_SHA256) | (1u << SG_HASH_SHA384) | (1u << SG_HASH_SHA512))
@@ -25,12 +39,44 @@ static const struct {
 	unsigned bit;
 } sg_purposes[] = {
     {"sign", SG_PURPOSE_SIGN},
+    {"timestamp", SG_PURPOSE_TIMESTAMP},
 };
+
+/* The key purpose an op needs; 0 for ops that name no key. */
+static unsigned
+sg_op_purpose(enum sg_op op)
+{
+	switch (op) {
+	case SG_OP_SIGN_DIGEST:
+	case SG_OP_SIGN_CMS:
+		return SG_PURPOSE_SIGN;
+	case SG_OP_TIMESTAMP:
+		return SG_PURPOSE_TIMESTAMP;
+	case SG_OP_NONE:
+	case SG_OP_PING:
+	case SG_OP_KEYS_LIST:
+	default:
+		return 0;
+	}
+}
+
+static const char *
+sg_purpose_name(unsigned bit)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sg_purposes) / sizeof(sg_purposes[0]); i++) {
+		if (sg_purposes[i].bit == bit)
+			return sg_purposes[i].name;
+	}
+	return "?";
+}
 
 /* The file as libcyaml loads it. */
 struct sg_y_client {
 	char *name;
-	char *curve_public_key;
+	char *curve_public_key; /* NULL for the HTTP client */
+	int http;               /* enum sg_yaml_bool */
 	char **roles;
 	unsigned roles_count;
 	uint32_t max_inflight;
@@ -42,7 +88,8 @@ struct sg_y_key {
 	char *algorithm;
 	char **purposes;
 	unsigned purposes_count;
-	int self_verify; /* enum sg_yaml_bool */
+	int self_verify;   /* enum sg_yaml_bool */
+	char *certificate; /* path, relative to the policy file's directory */
 };
 
 struct sg_y_rule {
@@ -80,8 +127,9 @@ static const cyaml_schema_value_t sg_y_word = {
 
 static const cyaml_schema_field_t sg_y_client_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct sg_y_client, name, 1, SG_NAME_MAX),
-    CYAML_FIELD_STRING_PTR("curve_public_key", CYAML_FLAG_POINTER, struct sg_y_client,
-                           curve_public_key, 1, 64),
+    CYAML_FIELD_STRING_PTR("curve_public_key", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+                           struct sg_y_client, curve_public_key, 1, 64),
+    SG_YAML_FIELD_BOOL("http", CYAML_FLAG_OPTIONAL, struct sg_y_client, http),
     CYAML_FIELD_SEQUENCE("roles", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_client,
                          roles, &sg_y_name, 0, SG_POLICY_MAX_ROLES),
     CYAML_FIELD_UINT("max_inflight", CYAML_FLAG_OPTIONAL, struct sg_y_client, max_inflight),
@@ -95,6 +143,8 @@ static const cyaml_schema_field_t sg_y_key_fields[] = {
     CYAML_FIELD_SEQUENCE("purposes", CYAML_FLAG_POINTER, struct sg_y_key, purposes, &sg_y_word, 1,
                          16),
     SG_YAML_FIELD_BOOL("self_verify", CYAML_FLAG_OPTIONAL, struct sg_y_key, self_verify),
+    CYAML_FIELD_STRING_PTR("certificate", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_key,
+                           certificate, 1, SG_YAML_PATH_MAX),
     CYAML_FIELD_END,
 };
 
@@ -144,7 +194,8 @@ static const cyaml_schema_value_t sg_y_policy_schema = {
 /* The loaded policy; strings point into the libcyaml data it keeps. */
 struct sg_policy_client {
 	const char *name;
-	unsigned char pub[32];
+	unsigned char pub[32]; /* all zero for the HTTP client, which is not in by_pub */
+	int http;
 	unsigned max_inflight;
 	size_t idx;      /* position in the file */
 	uint32_t *rules; /* rules that name this client or one of its roles, ascending */
@@ -158,6 +209,8 @@ struct sg_policy_key {
 	int self_verify;
 	unsigned purposes;
 	size_t idx;
+	X509 *cert;             /* NULL when the key has none */
+	STACK_OF(X509) * chain; /* the rest of the certificate file; NULL when cert is */
 };
 
 struct sg_policy_rule {
@@ -178,8 +231,10 @@ struct sg_policy {
 	struct sg_y_policy *raw;
 	struct sg_policy_client *clients;
 	struct sg_policy_client **by_name;
-	struct sg_policy_client **by_pub;
+	struct sg_policy_client **by_pub; /* the clients with a CURVE key */
+	size_t n_pub;
 	size_t n_clients;
+	const struct sg_policy_client *http; /* the one client with "http: true", or NULL */
 	struct sg_policy_key *keys;
 	struct sg_policy_key **keys_by_name;
 	size_t n_keys;
@@ -243,6 +298,10 @@ sg_policy_free(struct sg_policy *p)
 		free(p->clients[i].rules);
 	for (i = 0; i < p->n_rules && p->rules != NULL; i++)
 		free(p->rules[i].keys);
+	for (i = 0; i < p->n_keys && p->keys != NULL; i++) {
+		X509_free(p->keys[i].cert);
+		sk_X509_pop_free(p->keys[i].chain, X509_free);
+	}
 	free(p->clients);
 	free(p->by_name);
 	free(p->by_pub);
@@ -271,11 +330,23 @@ sg_policy_client_by_pubkey(const struct sg_policy *p, const unsigned char pub[32
 {
 	struct sg_policy_client k, *kp = &k, **found;
 
-	if (p == NULL || pub == NULL || p->n_clients == 0)
+	if (p == NULL || pub == NULL || p->n_pub == 0)
 		return NULL;
 	memcpy(k.pub, pub, sizeof(k.pub));
-	found = bsearch(&kp, p->by_pub, p->n_clients, sizeof(*p->by_pub), sg_client_pub_cmp);
+	found = bsearch(&kp, p->by_pub, p->n_pub, sizeof(*p->by_pub), sg_client_pub_cmp);
 	return found == NULL ? NULL : *found;
+}
+
+const struct sg_policy_client *
+sg_policy_client_http(const struct sg_policy *p)
+{
+	return p == NULL ? NULL : p->http;
+}
+
+int
+sg_policy_client_is_http(const struct sg_policy_client *c)
+{
+	return c != NULL && c->http;
 }
 
 const char *
@@ -336,6 +407,17 @@ int
 sg_policy_key_self_verify(const struct sg_policy_key *k)
 {
 	return k->self_verify;
+}
+
+X509 *
+sg_policy_key_cert(const struct sg_policy_key *k)
+{
+	return k == NULL ? NULL : k->cert;
+}
+
+STACK_OF(X509) * sg_policy_key_chain(const struct sg_policy_key *k)
+{
+	return k == NULL ? NULL : k->chain;
 }
 
 static unsigned
@@ -420,9 +502,9 @@ sg_policy_key_grants(const struct sg_policy *p, const char *client, const struct
 		rule = &p->rules[c->rules[i]];
 		if ((rule->ops & SG_POLICY_KEY_OPS) == 0 || !sg_rule_has_key(rule, k))
 			continue;
+		/* A rule's hashes apply to each of its key ops. */
 		*ops |= rule->ops & SG_POLICY_KEY_OPS;
-		if ((rule->ops & (1u << SG_OP_SIGN_DIGEST)) != 0)
-			*hashes |= rule->hashes;
+		*hashes |= rule->hashes;
 	}
 }
 
@@ -456,6 +538,57 @@ sg_policy_uri_valid(const char *uri)
 	return 1;
 }
 
+/*
+ * How client i authenticates: its CURVE key (ZAP admits it), or "http: true"
+ * for the one client that stands for the HTTP listener's requests, which
+ * carry no key and so must never be found by one.
+ */
+static int
+sg_policy_load_identity(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc, char *why,
+                        size_t why_len)
+{
+	const struct sg_y_client *yc = &p->raw->clients[i];
+	struct sg_policy_client *c = &p->clients[i];
+	char f[96];
+	int r = SG_ERR_POLICY;
+
+	if (yc->http == SG_YAML_BOOL_TRUE) {
+		(void)snprintf(f, sizeof(f), "clients[%zu].http", i);
+		if (yc->curve_public_key != NULL) {
+			sg_yaml_why(doc, why, why_len, f,
+			            "a client has either 'curve_public_key' or 'http: true', not "
+			            "both");
+			goto out;
+		}
+		if (p->http != NULL) {
+			sg_yaml_why(doc, why, why_len, f,
+			            "only one client may have 'http: true' (also clients[%zu])",
+			            p->http->idx);
+			goto out;
+		}
+		c->http = 1;
+		p->http = c;
+		r = 0;
+		goto out;
+	}
+	(void)snprintf(f, sizeof(f), "clients[%zu].curve_public_key", i);
+	if (yc->curve_public_key == NULL) {
+		sg_yaml_why(doc, why, why_len, f,
+		            "required field missing (a client has either 'curve_public_key' or "
+		            "'http: true')");
+		goto out;
+	}
+	if (sg_yaml_z85_key(yc->curve_public_key, c->pub) != 0) {
+		sg_yaml_why(doc, why, why_len, f,
+		            "not a Z85 CURVE public key (40 characters for 32 bytes)");
+		goto out;
+	}
+	p->by_pub[p->n_pub++] = c;
+	r = 0;
+out:
+	return r;
+}
+
 static int
 sg_policy_load_clients(struct sg_policy *p, const struct sg_yaml_doc *doc, char *why,
                        size_t why_len)
@@ -479,7 +612,6 @@ sg_policy_load_clients(struct sg_policy *p, const struct sg_yaml_doc *doc, char 
 		c->idx = i;
 		c->name = yc->name;
 		p->by_name[i] = c;
-		p->by_pub[i] = c;
 		if (!sg_wire_name_valid(yc->name, strlen(yc->name))) {
 			(void)snprintf(f, sizeof(f), "clients[%zu].name", i);
 			sg_yaml_why(doc, why, why_len, f,
@@ -488,13 +620,8 @@ sg_policy_load_clients(struct sg_policy *p, const struct sg_yaml_doc *doc, char 
 			r = SG_ERR_POLICY;
 			goto out;
 		}
-		if (sg_yaml_z85_key(yc->curve_public_key, c->pub) != 0) {
-			(void)snprintf(f, sizeof(f), "clients[%zu].curve_public_key", i);
-			sg_yaml_why(doc, why, why_len, f,
-			            "not a Z85 CURVE public key (40 characters for 32 bytes)");
-			r = SG_ERR_POLICY;
+		if ((r = sg_policy_load_identity(p, i, doc, why, why_len)) != 0)
 			goto out;
-		}
 		if (yc->max_inflight > SG_POLICY_MAX_INFLIGHT) {
 			(void)snprintf(f, sizeof(f), "clients[%zu].max_inflight", i);
 			sg_yaml_why(doc, why, why_len, f, "%u is out of range (1..%d, 0 = default)",
@@ -516,10 +643,10 @@ sg_policy_load_clients(struct sg_policy *p, const struct sg_yaml_doc *doc, char 
 		}
 		n_roles += yc->roles_count;
 	}
-	if (p->n_clients > 0) {
+	if (p->n_clients > 0)
 		qsort(p->by_name, p->n_clients, sizeof(*p->by_name), sg_client_name_cmp);
-		qsort(p->by_pub, p->n_clients, sizeof(*p->by_pub), sg_client_pub_cmp);
-	}
+	if (p->n_pub > 0)
+		qsort(p->by_pub, p->n_pub, sizeof(*p->by_pub), sg_client_pub_cmp);
 	for (i = 1; i < p->n_clients; i++) {
 		const struct sg_policy_client *a = p->by_name[i - 1], *b = p->by_name[i];
 
@@ -536,7 +663,7 @@ sg_policy_load_clients(struct sg_policy *p, const struct sg_yaml_doc *doc, char 
 			goto out;
 		}
 	}
-	for (i = 1; i < p->n_clients; i++) {
+	for (i = 1; i < p->n_pub; i++) {
 		const struct sg_policy_client *a = p->by_pub[i - 1], *b = p->by_pub[i];
 
 		if (memcmp(a->pub, b->pub, sizeof(a->pub)) == 0) {
@@ -569,6 +696,349 @@ sg_policy_load_clients(struct sg_policy *p, const struct sg_yaml_doc *doc, char 
 		qsort(p->roles, p->n_roles, sizeof(*p->roles), sg_role_cmp);
 	r = 0;
 out:
+	return r;
+}
+
+/*
+ * Reads the certificate file at path into *buf (malloc'ed, *len bytes).  A
+ * regular file of at most SG_POLICY_CERT_FILE_MAX bytes only: O_NONBLOCK so
+ * that a FIFO named by mistake cannot hang a (re)load.  On failure *msg says
+ * why (static or strerror text).
+ */
+static int
+sg_policy_read_cert_file(const char *path, unsigned char **buf, size_t *len, const char **msg)
+{
+	unsigned char *b = NULL;
+	struct stat st;
+	size_t n = 0;
+	ssize_t got;
+	int fd = -1, r = SG_ERR_POLICY;
+
+	*buf = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0 ||
+	    fstat(fd, &st) != 0) {
+		*msg = strerror(errno);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*msg = "not a regular file";
+		goto out;
+	}
+	/* One spare byte, so that a file that grew past the cap is seen. */
+	if ((b = malloc(SG_POLICY_CERT_FILE_MAX + 1)) == NULL) {
+		r = SG_ERR_NOMEM;
+		goto out;
+	}
+	while (n < SG_POLICY_CERT_FILE_MAX + 1) {
+		got = read(fd, b + n, SG_POLICY_CERT_FILE_MAX + 1 - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			*msg = strerror(errno);
+			goto out;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	if (n > SG_POLICY_CERT_FILE_MAX) {
+		*msg = "larger than 262144 bytes";
+		goto out;
+	}
+	*buf = b;
+	*len = n;
+	b = NULL;
+	r = 0;
+out:
+	free(b);
+	if (fd >= 0)
+		(void)close(fd);
+	return r;
+}
+
+/* The key algorithm of a certificate's public key, SG_KEYALG_NONE for any other. */
+static enum sg_keyalg
+sg_policy_pkey_alg(EVP_PKEY *pk)
+{
+	char group[64];
+	size_t glen = 0;
+	int nid;
+
+	if (pk == NULL)
+		return SG_KEYALG_NONE;
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_EC:
+		if (!EVP_PKEY_get_group_name(pk, group, sizeof(group), &glen))
+			return SG_KEYALG_NONE;
+		if ((nid = OBJ_sn2nid(group)) == NID_undef)
+			nid = EC_curve_nist2nid(group);
+		return nid == NID_X9_62_prime256v1 ? SG_KEYALG_EC_P256
+		       : nid == NID_secp384r1      ? SG_KEYALG_EC_P384
+		                                   : SG_KEYALG_NONE;
+	case EVP_PKEY_RSA:
+		switch (EVP_PKEY_get_bits(pk)) {
+		case 2048:
+			return SG_KEYALG_RSA_2048;
+		case 3072:
+			return SG_KEYALG_RSA_3072;
+		case 4096:
+			return SG_KEYALG_RSA_4096;
+		default:
+			return SG_KEYALG_NONE;
+		}
+	default:
+		return SG_KEYALG_NONE;
+	}
+}
+
+/*
+ * Splits the file into its certificates: nothing but CERTIFICATE PEM blocks
+ * and white space, each block one DER certificate with nothing after it, at
+ * most SG_POLICY_MAX_CERTS.  Text around the blocks (as `openssl x509 -text`
+ * writes) is refused rather than skipped: a mangled BEGIN line would
+ * otherwise drop a certificate without a word.
+ */
+static int
+sg_policy_parse_certs(const unsigned char *buf, size_t len, STACK_OF(X509) * certs,
+                      const struct sg_yaml_doc *doc, const char *f, const char *path, char *why,
+                      size_t why_len)
+{
+	BIO *bio = NULL;
+	char *name = NULL, *header = NULL, *rest = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *q;
+	X509 *x = NULL;
+	long der_len, left;
+	size_t off, line, i;
+	int r = SG_ERR_POLICY;
+
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL) {
+		r = SG_ERR_NOMEM;
+		goto out;
+	}
+	for (;;) {
+		left = BIO_get_mem_data(bio, &rest);
+		while (left > 0 &&
+		       (rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r' || rest[0] == '\n')) {
+			rest++;
+			left--;
+		}
+		if (left <= 0)
+			break;
+		off = len - (size_t)left;
+		for (i = 0, line = 1; i < off; i++)
+			line += buf[i] == '\n';
+		if ((size_t)left < 11 || memcmp(rest, "-----BEGIN ", 11) != 0) {
+			sg_yaml_why(doc, why, why_len, f,
+			            "%s:%zu: text outside a PEM block (the file must hold only "
+			            "CERTIFICATE blocks)",
+			            path, line);
+			goto out;
+		}
+		ERR_clear_error();
+		if (!PEM_read_bio(bio, &name, &header, &der, &der_len)) {
+			sg_yaml_why(doc, why, why_len, f, "%s:%zu: malformed PEM block", path,
+			            line);
+			goto out;
+		}
+		if (strcmp(name, "CERTIFICATE") != 0 || header[0] != '\0') {
+			/* Never more of the block than its name: it may be a private key. */
+			sg_yaml_why(
+			    doc, why, why_len, f,
+			    "%s:%zu: a '%.32s' block%s; only CERTIFICATE blocks are allowed", path,
+			    line, name, header[0] != '\0' ? " with headers" : "");
+			goto out;
+		}
+		if (sk_X509_num(certs) == SG_POLICY_MAX_CERTS) {
+			sg_yaml_why(doc, why, why_len, f,
+			            "%s:%zu: more than %d certificates (the key's and its chain)",
+			            path, line, SG_POLICY_MAX_CERTS);
+			goto out;
+		}
+		q = der;
+		if (der_len > SG_POLICY_CERT_DER_MAX || (x = d2i_X509(NULL, &q, der_len)) == NULL ||
+		    q != der + der_len) {
+			sg_yaml_why(doc, why, why_len, f,
+			            der_len > SG_POLICY_CERT_DER_MAX
+			                ? "%s:%zu: certificate larger than 16384 bytes"
+			                : "%s:%zu: not a DER X.509 certificate",
+			            path, line);
+			goto out;
+		}
+		if (!sk_X509_push(certs, x)) {
+			r = SG_ERR_NOMEM;
+			goto out;
+		}
+		x = NULL;
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(der);
+		name = header = NULL;
+		der = NULL;
+	}
+	if (sk_X509_num(certs) == 0) {
+		sg_yaml_why(doc, why, why_len, f, "%s: holds no certificate", path);
+		goto out;
+	}
+	r = 0;
+out:
+	ERR_clear_error();
+	X509_free(x);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	BIO_free(bio);
+	return r;
+}
+
+/*
+ * Checks that certificate j+1 issued certificate j for every j (names, key
+ * identifiers, key usage: X509_check_issued; and the signature), so that the
+ * file is the key's certificate followed by its chain in order.
+ */
+static int
+sg_policy_check_chain(STACK_OF(X509) * certs, const struct sg_yaml_doc *doc, const char *f,
+                      const char *path, char *why, size_t why_len)
+{
+	X509 *sub, *iss;
+	EVP_PKEY *ipk;
+	char sn[128], in[128];
+	int j, n = sk_X509_num(certs), r = SG_ERR_POLICY;
+
+	for (j = 0; j < n; j++) {
+		if ((X509_get_extension_flags(sk_X509_value(certs, j)) & EXFLAG_INVALID) != 0) {
+			sg_yaml_why(doc, why, why_len, f,
+			            "%s: certificate %d has invalid or repeated extensions", path,
+			            j + 1);
+			goto out;
+		}
+	}
+	for (j = 0; j + 1 < n; j++) {
+		sub = sk_X509_value(certs, j);
+		iss = sk_X509_value(certs, j + 1);
+		(void)X509_NAME_oneline(X509_get_subject_name(sub), sn, sizeof(sn));
+		(void)X509_NAME_oneline(X509_get_subject_name(iss), in, sizeof(in));
+		if (X509_check_issued(iss, sub) != X509_V_OK) {
+			sg_yaml_why(
+			    doc, why, why_len, f,
+			    "%s: certificate %d (%s) was not issued by certificate %d (%s); "
+			    "the file must hold the key's certificate, then each issuer "
+			    "in turn",
+			    path, j + 1, sn, j + 2, in);
+			goto out;
+		}
+		if ((ipk = X509_get0_pubkey(iss)) == NULL || X509_verify(sub, ipk) != 1) {
+			sg_yaml_why(doc, why, why_len, f,
+			            "%s: the signature of certificate %d (%s) does not verify with "
+			            "the key of certificate %d (%s)",
+			            path, j + 1, sn, j + 2, in);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	ERR_clear_error();
+	return r;
+}
+
+/*
+ * A time-stamping key's certificate, as RFC 3161 section 2.3 wants it and
+ * `openssl ts -verify` checks it: extendedKeyUsage present, critical and
+ * timeStamping alone; keyUsage, if present, digitalSignature and/or
+ * nonRepudiation and nothing else.
+ */
+static int
+sg_policy_check_tsa_cert(X509 *leaf, const struct sg_yaml_doc *doc, const char *f, char *why,
+                         size_t why_len)
+{
+	EXTENDED_KEY_USAGE *eku = NULL;
+	const unsigned ku_ok = KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION;
+	const char *bad = NULL;
+	unsigned ku;
+	int crit = -1, r = SG_ERR_POLICY;
+
+	eku = X509_get_ext_d2i(leaf, NID_ext_key_usage, &crit, NULL);
+	if (eku == NULL)
+		bad = crit == -2 ? "has extendedKeyUsage twice" : "has no extendedKeyUsage";
+	else if (sk_ASN1_OBJECT_num(eku) != 1 ||
+	         OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, 0)) != NID_time_stamp)
+		bad = "has an extendedKeyUsage other than timeStamping alone";
+	else if (crit != 1)
+		bad = "has extendedKeyUsage timeStamping, but not marked critical";
+	if (bad == NULL && (X509_get_extension_flags(leaf) & EXFLAG_KUSAGE) != 0) {
+		ku = (unsigned)X509_get_key_usage(leaf);
+		if ((ku & ~ku_ok) != 0 || (ku & ku_ok) == 0)
+			bad = "has a keyUsage other than digitalSignature and/or nonRepudiation";
+	}
+	if (bad != NULL) {
+		sg_yaml_why(doc, why, why_len, f,
+		            "the certificate of a key with purpose 'timestamp' %s (RFC 3161 "
+		            "needs extendedKeyUsage timeStamping alone, critical)",
+		            bad);
+		goto out;
+	}
+	r = 0;
+out:
+	EXTENDED_KEY_USAGE_free(eku);
+	ERR_clear_error();
+	return r;
+}
+
+/* Loads and checks key i's certificate file into k->cert and k->chain. */
+static int
+sg_policy_load_cert(struct sg_policy_key *k, size_t i, const struct sg_y_key *yk,
+                    const struct sg_yaml_doc *doc, char *why, size_t why_len)
+{
+	STACK_OF(X509) *certs = NULL;
+	unsigned char *buf = NULL;
+	const char *msg = NULL;
+	char *path = NULL, f[96];
+	enum sg_keyalg got;
+	size_t len = 0;
+	int r = SG_ERR_INTERNAL;
+
+	(void)snprintf(f, sizeof(f), "keys[%zu].certificate", i);
+	if ((r = sg_yaml_path_resolve(sg_yaml_doc_path(doc), yk->certificate, &path)) != 0) {
+		if (r == SG_ERR_NOMEM)
+			goto out;
+		sg_yaml_why(doc, why, why_len, f,
+		            r == SG_ERR_IO ? "cannot resolve the policy file's directory"
+		                           : "path is longer than 4096 bytes");
+		r = SG_ERR_POLICY;
+		goto out;
+	}
+	if ((r = sg_policy_read_cert_file(path, &buf, &len, &msg)) != 0) {
+		if (r == SG_ERR_POLICY)
+			sg_yaml_why(doc, why, why_len, f, "cannot read %s: %s", path, msg);
+		goto out;
+	}
+	if ((certs = sk_X509_new_null()) == NULL) {
+		r = SG_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = sg_policy_parse_certs(buf, len, certs, doc, f, path, why, why_len)) != 0 ||
+	    (r = sg_policy_check_chain(certs, doc, f, path, why, why_len)) != 0)
+		goto out;
+	got = sg_policy_pkey_alg(X509_get0_pubkey(sk_X509_value(certs, 0)));
+	if (got != k->alg) {
+		sg_yaml_why(
+		    doc, why, why_len, f,
+		    "%s: the certificate's public key is %s, but the key's algorithm is %s", path,
+		    got == SG_KEYALG_NONE ? "of another algorithm or size" : sg_keyalg_name(got),
+		    sg_keyalg_name(k->alg));
+		r = SG_ERR_POLICY;
+		goto out;
+	}
+	k->cert = sk_X509_shift(certs);
+	k->chain = certs;
+	certs = NULL;
+	r = 0;
+out:
+	ERR_clear_error();
+	sk_X509_pop_free(certs, X509_free);
+	free(buf);
+	free(path);
 	return r;
 }
 
@@ -628,12 +1098,25 @@ sg_policy_load_keys(struct sg_policy *p, const struct sg_yaml_doc *doc, char *wh
 			if (m == sizeof(sg_purposes) / sizeof(sg_purposes[0])) {
 				(void)snprintf(f, sizeof(f), "keys[%zu].purposes[%zu]", i, j);
 				sg_yaml_why(doc, why, why_len, f,
-				            "unknown purpose '%s' (expected sign)",
+				            "unknown purpose '%s' (expected sign or timestamp)",
 				            yk->purposes[j]);
 				r = SG_ERR_POLICY;
 				goto out;
 			}
 			k->purposes |= sg_purposes[m].bit;
+		}
+		/*
+		 * A TSA key signs nothing else: a signature it made over a digest a
+		 * client chose could be passed off as a time-stamp token.
+		 */
+		if ((k->purposes & SG_PURPOSE_TIMESTAMP) != 0 &&
+		    k->purposes != SG_PURPOSE_TIMESTAMP) {
+			(void)snprintf(f, sizeof(f), "keys[%zu].purposes", i);
+			sg_yaml_why(doc, why, why_len, f,
+			            "purpose 'timestamp' cannot be combined with another: a "
+			            "time-stamping key must sign nothing else");
+			r = SG_ERR_POLICY;
+			goto out;
 		}
 		switch (yk->self_verify) {
 		case SG_YAML_BOOL_FALSE:
@@ -652,6 +1135,20 @@ sg_policy_load_keys(struct sg_policy *p, const struct sg_yaml_doc *doc, char *wh
 		default:
 			k->self_verify = 1;
 			break;
+		}
+		if (yk->certificate != NULL &&
+		    (r = sg_policy_load_cert(k, i, yk, doc, why, why_len)) != 0)
+			goto out;
+		if ((k->purposes & SG_PURPOSE_TIMESTAMP) != 0) {
+			(void)snprintf(f, sizeof(f), "keys[%zu].certificate", i);
+			if (k->cert == NULL) {
+				sg_yaml_why(doc, why, why_len, f,
+				            "required for a key with purpose 'timestamp'");
+				r = SG_ERR_POLICY;
+				goto out;
+			}
+			if ((r = sg_policy_check_tsa_cert(k->cert, doc, f, why, why_len)) != 0)
+				goto out;
 		}
 	}
 	if (p->n_keys > 0)
@@ -740,7 +1237,8 @@ sg_policy_load_rule(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc
 		if (sg_op_parse(yr->ops[j], &op) != 0) {
 			(void)snprintf(f, sizeof(f), "rules[%zu].ops[%zu]", i, j);
 			sg_yaml_why(doc, why, why_len, f,
-			            "unknown op '%s' (expected ping, keys.list or sign.digest)",
+			            "unknown op '%s' (expected ping, keys.list, sign.digest, "
+			            "sign.cms or timestamp)",
 			            yr->ops[j]);
 			goto out;
 		}
@@ -756,7 +1254,8 @@ sg_policy_load_rule(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc
 		if (extra != NULL) {
 			(void)snprintf(f, sizeof(f), "rules[%zu].%s", i, extra);
 			sg_yaml_why(doc, why, why_len, f,
-			            "only allowed when 'ops' has an op on a key (sign.digest)");
+			            "only allowed when 'ops' has an op on a key (sign.digest, "
+			            "sign.cms, timestamp)");
 			goto out;
 		}
 		r = 0;
@@ -765,7 +1264,8 @@ sg_policy_load_rule(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc
 	if (yr->keys_count == 0) {
 		(void)snprintf(f, sizeof(f), "rules[%zu].keys", i);
 		sg_yaml_why(doc, why, why_len, f,
-		            "required when 'ops' has an op on a key (sign.digest)");
+		            "required when 'ops' has an op on a key (sign.digest, sign.cms, "
+		            "timestamp)");
 		goto out;
 	}
 	if ((rule->keys = calloc(yr->keys_count, sizeof(*rule->keys))) == NULL) {
@@ -778,12 +1278,22 @@ sg_policy_load_rule(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc
 			sg_yaml_why(doc, why, why_len, f, "unknown key '%s'", yr->keys[j]);
 			goto out;
 		}
-		if ((rule->ops & (1u << SG_OP_SIGN_DIGEST)) != 0 &&
-		    (k->purposes & SG_PURPOSE_SIGN) == 0) {
-			sg_yaml_why(doc, why, why_len, f,
-			            "key '%s' lacks purpose 'sign' needed by sign.digest",
-			            yr->keys[j]);
-			goto out;
+		/* The keys serve every key op of the rule. */
+		for (op = SG_OP_PING; op < SG_OP_COUNT; op++) {
+			if ((rule->ops & SG_POLICY_KEY_OPS & (1u << op)) == 0)
+				continue;
+			if ((k->purposes & sg_op_purpose(op)) == 0) {
+				sg_yaml_why(doc, why, why_len, f,
+				            "key '%s' lacks purpose '%s' needed by %s", yr->keys[j],
+				            sg_purpose_name(sg_op_purpose(op)), sg_op_name(op));
+				goto out;
+			}
+			if ((SG_POLICY_CERT_OPS & (1u << op)) != 0 && k->cert == NULL) {
+				sg_yaml_why(doc, why, why_len, f,
+				            "key '%s' has no 'certificate', needed by %s",
+				            yr->keys[j], sg_op_name(op));
+				goto out;
+			}
 		}
 		rule->keys[j] = (uint32_t)k->idx;
 	}
@@ -863,6 +1373,40 @@ sg_policy_assign(struct sg_policy *p, int pass, size_t *stamp)
 	}
 }
 
+/*
+ * The HTTP client can only ever ask for what the HTTP listener serves: a rule
+ * that grants it more (by name or by role) is a mistake in the policy, and
+ * would turn into a grant should the listener one day serve more.
+ */
+static int
+sg_policy_check_http(const struct sg_policy *p, const struct sg_yaml_doc *doc, char *why,
+                     size_t why_len)
+{
+	const struct sg_policy_client *c = p->http;
+	const struct sg_policy_rule *rule;
+	unsigned extra;
+	char f[96];
+	size_t i;
+	int op;
+
+	if (c == NULL)
+		return 0;
+	for (i = 0; i < c->n_rules; i++) {
+		rule = &p->rules[c->rules[i]];
+		if ((extra = rule->ops & ~SG_POLICY_HTTP_OPS) == 0)
+			continue;
+		for (op = SG_OP_PING; op < SG_OP_COUNT && (extra & (1u << op)) == 0; op++)
+			;
+		(void)snprintf(f, sizeof(f), "rules[%u].ops", (unsigned)c->rules[i]);
+		sg_yaml_why(doc, why, why_len, f,
+		            "grants %s to the HTTP client '%s', which can only be granted "
+		            "timestamp",
+		            sg_op_name((enum sg_op)op), c->name);
+		return SG_ERR_POLICY;
+	}
+	return 0;
+}
+
 static int
 sg_policy_load_rules(struct sg_policy *p, const struct sg_yaml_doc *doc, char *why, size_t why_len)
 {
@@ -898,6 +1442,8 @@ sg_policy_load_rules(struct sg_policy *p, const struct sg_yaml_doc *doc, char *w
 		p->clients[i].n_rules = 0;
 	}
 	sg_policy_assign(p, 1, stamp);
+	if ((r = sg_policy_check_http(p, doc, why, why_len)) != 0)
+		goto out;
 	r = 0;
 out:
 	free(stamp);

@@ -2,20 +2,32 @@
  * sg_policy: the access policy of signetd, loaded from a YAML file with a
  * strict schema (libcyaml; see policies/README.md).
  *
- * A policy names clients (name, CURVE public key, roles, in-flight cap),
- * keys (name, pkcs11: URI, algorithm, purposes, self-verify) and rules
- * (which clients or roles may run which ops on which keys with which hashes
- * and paddings).  Everything no rule allows is denied.
+ * A policy names clients (name, CURVE public key or "http: true", roles,
+ * in-flight cap), keys (name, pkcs11: URI, algorithm, purposes, self-verify,
+ * certificate chain) and rules (which clients or roles may run which ops on
+ * which keys with which hashes and paddings).  Everything no rule allows is
+ * denied.
  *
- * A loaded policy is immutable; a reload builds a new one and swaps it in, so
- * a failed reload leaves the old policy in force.  Loading refuses unknown
- * fields, duplicate keys and YAML aliases and names the field and line.
- * This module never touches the HSM, the network or the audit log.
+ * A key's certificate file (PEM, leaf first) is read and checked at load:
+ * only CERTIFICATE blocks, each certificate issued and signed by the next,
+ * the leaf's key of the key's algorithm, and for a time-stamping key the
+ * EKU that RFC 3161 requires.  Whether the leaf's public key is the HSM
+ * key's is the signer's and the front's to check; validity periods are
+ * left to verifiers, so that an expired certificate still loads.
+ *
+ * A loaded policy is immutable; a reload builds a new one (re-reading the
+ * certificate files) and swaps it in, so a failed reload leaves the old
+ * policy in force.  Loading refuses unknown fields, duplicate keys and YAML
+ * aliases and names the field and line.  This module never touches the HSM,
+ * the network or the audit log, and reads no file but the policy and the
+ * certificate files it names.
  */
 #ifndef SG_POLICY_H
 #define SG_POLICY_H
 
 #include <stddef.h>
+
+#include <openssl/x509.h>
 
 #include "sg_alg.h"
 #include "sg_wire.h"
@@ -24,6 +36,9 @@
 #define SG_POLICY_MAX_KEYS 1024
 #define SG_POLICY_MAX_RULES 4096
 #define SG_POLICY_URI_MAX 512
+#define SG_POLICY_MAX_CERTS 8        /* per key: the leaf and its chain */
+#define SG_POLICY_CERT_DER_MAX 16384 /* one certificate, DER */
+#define SG_POLICY_CERT_FILE_MAX (256 * 1024)
 
 struct sg_policy;
 struct sg_policy_client;
@@ -39,12 +54,23 @@ int sg_policy_load(const char *path, struct sg_policy **out, char *why, size_t w
 /* NULL-safe. */
 void sg_policy_free(struct sg_policy *p);
 
-/* Clients.  pub is the raw 32-byte CURVE public key. */
+/*
+ * Clients.  pub is the raw 32-byte CURVE public key; the HTTP client (which
+ * has none) is never returned by sg_policy_client_by_pubkey.
+ */
 const struct sg_policy_client *sg_policy_client_by_pubkey(const struct sg_policy *p,
-							  const unsigned char pub[32]);
+                                                          const unsigned char pub[32]);
 const struct sg_policy_client *sg_policy_client_by_name(const struct sg_policy *p,
-							const char *name);
+                                                        const char *name);
 const char *sg_policy_client_name(const struct sg_policy_client *c);
+/*
+ * The identity of requests that arrive through the appliance's HTTP listener
+ * (RFC 3161 over HTTP): the one client with "http: true", or NULL when the
+ * policy has none (then every HTTP request is denied).
+ */
+const struct sg_policy_client *sg_policy_client_http(const struct sg_policy *p);
+/* 1 if c is the HTTP client, else 0. */
+int sg_policy_client_is_http(const struct sg_policy_client *c);
 /* The client's cap on requests in flight; 0 means "use the daemon default". */
 unsigned sg_policy_client_max_inflight(const struct sg_policy_client *c);
 
@@ -57,23 +83,34 @@ const char *sg_policy_key_uri(const struct sg_policy_key *k);
 enum sg_keyalg sg_policy_key_alg(const struct sg_policy_key *k);
 /* 1 unless the policy turned self-verification off for this (EC) key. */
 int sg_policy_key_self_verify(const struct sg_policy_key *k);
+/*
+ * The key's certificate and the rest of its file, in file order (the
+ * intermediates, and the root if the file has it); the leaf is not in the
+ * chain.  Borrowed from the policy, valid as long as it is; NULL when the key
+ * has no certificate (the chain is then NULL too; it is an empty stack for a
+ * file with the leaf alone).
+ */
+X509 *sg_policy_key_cert(const struct sg_policy_key *k);
+STACK_OF(X509) * sg_policy_key_chain(const struct sg_policy_key *k);
 
 /*
  * The decision.  key is NULL for ops that name no key (ping, keys.list);
- * hash and pad are SG_HASH_NONE / SG_PAD_NONE where they do not apply.
- * Returns 0 if a rule allows it, SG_ERR_UNKNOWN_KEY if key names no key of
- * the policy, SG_ERR_BAD_PADDING if pad does not suit the key's algorithm,
- * and SG_ERR_DENIED otherwise (also for an unknown client).
+ * hash and pad are SG_HASH_NONE / SG_PAD_NONE where they do not apply.  For
+ * the key ops (sign.digest, sign.cms, timestamp) hash is the hash of the
+ * digest: of the content for sign.cms, of the message imprint for
+ * timestamp.  Returns 0 if a rule allows it, SG_ERR_UNKNOWN_KEY if key names
+ * no key of the policy, SG_ERR_BAD_PADDING if pad does not suit the key's
+ * algorithm, and SG_ERR_DENIED otherwise (also for an unknown client).
  */
 int sg_policy_check(const struct sg_policy *p, const char *client, enum sg_op op, const char *key,
-		    enum sg_hash hash, enum sg_pad pad);
+                    enum sg_hash hash, enum sg_pad pad);
 
 /*
- * What client may do with key: *ops gets bit (1 << op) for each op a rule
- * allows on it, *hashes bit (1 << hash) for each hash allowed with
- * sign.digest.  Both 0 when nothing is allowed.
+ * What client may do with key: *ops gets bit (1 << op) for each key op a
+ * rule allows on it, *hashes bit (1 << hash) for each hash allowed with any
+ * of them.  Both 0 when nothing is allowed.
  */
 void sg_policy_key_grants(const struct sg_policy *p, const char *client,
-			  const struct sg_policy_key *k, unsigned *ops, unsigned *hashes);
+                          const struct sg_policy_key *k, unsigned *ops, unsigned *hashes);
 
 #endif /* SG_POLICY_H */

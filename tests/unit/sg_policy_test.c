@@ -1,7 +1,9 @@
 /*
  * Unit tests of sg_policy: a valid policy and every decision path of
  * sg_policy_check and sg_policy_key_grants; every schema and semantic error,
- * each with its exact code and the file, line and field named in why.
+ * each with its exact code and the file, line and field named in why; key
+ * certificates (made here with OpenSSL) and each way a certificate file can
+ * be wrong; the ops sign.cms and timestamp; the HTTP client.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,9 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <zmq.h>
 
 #include "sg_err.h"
@@ -66,6 +71,172 @@ assert_why(unsigned line, const char *rest)
 		fail_msg("why is \"%s\", expected it to start with \"%s\"", why, want);
 }
 
+/*
+ * Certificates for the certificate tests, made here with OpenSSL and
+ * software keys: root -> inter -> leaves, and a few deliberately wrong ones.
+ * Written as PEM files under tmpdir.
+ */
+static struct {
+	EVP_PKEY *root_key, *inter_key, *ec_key, *p384_key, *rsa_key, *tsa_key, *imp_key;
+	X509 *root, *inter, *leaf_ec, *leaf_p384, *leaf_rsa, *leaf_noaki, *impostor;
+	X509 *tsa, *tsa_noncrit, *tsa_multi, *tsa_noeku, *tsa_badku, *dup_ext;
+	X509 *deep[SG_POLICY_MAX_CERTS]; /* a valid chain of 8, leaf first */
+} pki;
+
+static EVP_PKEY *
+mkkey(const char *type)
+{
+	EVP_PKEY *k;
+
+	if (strcmp(type, "RSA") == 0)
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	else
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", type);
+	assert_non_null(k);
+	return k;
+}
+
+/*
+ * A certificate for pub named cn, signed by sign_key as issuer (NULL: self-
+ * signed); exts is a NULL-terminated list of "nid-name=value" strings.
+ */
+static X509 *
+mkcert(const char *cn, EVP_PKEY *pub, X509 *issuer, EVP_PKEY *sign_key, const char *const *exts)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = X509_NAME_new();
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	char buf[256], *eq;
+	static long serial = 1;
+	size_t i;
+
+	assert_non_null(x);
+	assert_non_null(name);
+	assert_true(X509_set_version(x, X509_VERSION_3));
+	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++));
+	assert_true(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+	                                       (const unsigned char *)"Signet Test", -1, -1, 0));
+	assert_true(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn,
+	                                       -1, -1, 0));
+	assert_true(X509_set_subject_name(x, name));
+	assert_true(X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : name));
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400L));
+	assert_true(X509_set_pubkey(x, pub));
+	X509V3_set_ctx(&ctx, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
+	for (i = 0; exts != NULL && exts[i] != NULL; i++) {
+		(void)snprintf(buf, sizeof(buf), "%s", exts[i]);
+		eq = strchr(buf, '=');
+		assert_non_null(eq);
+		*eq = '\0';
+		ext = X509V3_EXT_nconf_nid(NULL, &ctx, OBJ_txt2nid(buf), eq + 1);
+		if (ext == NULL)
+			fail_msg("extension %s", exts[i]);
+		assert_true(X509_add_ext(x, ext, -1));
+		X509_EXTENSION_free(ext);
+	}
+	assert_true(X509_sign(x, sign_key, EVP_sha256()) > 0);
+	X509_NAME_free(name);
+	return x;
+}
+
+static const char *const ext_ca[] = {
+    "basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign",
+    "subjectKeyIdentifier=hash", "authorityKeyIdentifier=keyid:always", NULL};
+static const char *const ext_leaf[] = {
+    "basicConstraints=critical,CA:FALSE",           "keyUsage=critical,digitalSignature",
+    "extendedKeyUsage=codeSigning,emailProtection", "subjectKeyIdentifier=hash",
+    "authorityKeyIdentifier=keyid:always",          NULL};
+static const char *const ext_noaki[] = {"basicConstraints=critical,CA:FALSE", NULL};
+static const char *const ext_imp[] = {"basicConstraints=critical,CA:TRUE", NULL};
+static const char *const ext_tsa[] = {
+    "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature",
+    "extendedKeyUsage=critical,timeStamping", "authorityKeyIdentifier=keyid:always", NULL};
+static const char *const ext_tsa_noncrit[] = {"extendedKeyUsage=timeStamping", NULL};
+static const char *const ext_tsa_multi[] = {"extendedKeyUsage=critical,timeStamping,codeSigning",
+                                            NULL};
+static const char *const ext_tsa_badku[] = {"keyUsage=critical,digitalSignature,keyCertSign",
+                                            "extendedKeyUsage=critical,timeStamping", NULL};
+static const char *const ext_dup[] = {"basicConstraints=critical,CA:FALSE",
+                                      "basicConstraints=critical,CA:FALSE", NULL};
+
+static void
+pki_make(void)
+{
+	char cn[32];
+	int i;
+
+	pki.root_key = mkkey("P-384");
+	pki.inter_key = mkkey("P-384");
+	pki.ec_key = mkkey("P-256");
+	pki.p384_key = mkkey("P-384");
+	pki.rsa_key = mkkey("RSA");
+	pki.tsa_key = mkkey("P-256");
+	pki.imp_key = mkkey("P-384");
+	pki.root = mkcert("Test Root", pki.root_key, NULL, pki.root_key, ext_ca);
+	pki.inter = mkcert("Test Intermediate", pki.inter_key, pki.root, pki.root_key, ext_ca);
+	/* Same name as the intermediate, another key, no key identifiers. */
+	pki.impostor = mkcert("Test Intermediate", pki.imp_key, pki.root, pki.root_key, ext_imp);
+	pki.leaf_ec = mkcert("Test EC", pki.ec_key, pki.inter, pki.inter_key, ext_leaf);
+	pki.leaf_p384 = mkcert("Test P-384", pki.p384_key, pki.inter, pki.inter_key, ext_leaf);
+	pki.leaf_rsa = mkcert("Test RSA", pki.rsa_key, pki.inter, pki.inter_key, ext_leaf);
+	pki.leaf_noaki = mkcert("Test no AKI", pki.ec_key, pki.inter, pki.inter_key, ext_noaki);
+	pki.tsa = mkcert("Test TSA", pki.tsa_key, pki.inter, pki.inter_key, ext_tsa);
+	pki.tsa_noncrit = mkcert("TSA 2", pki.tsa_key, pki.inter, pki.inter_key, ext_tsa_noncrit);
+	pki.tsa_multi = mkcert("TSA 3", pki.tsa_key, pki.inter, pki.inter_key, ext_tsa_multi);
+	pki.tsa_noeku = mkcert("TSA 4", pki.tsa_key, pki.inter, pki.inter_key, ext_leaf);
+	pki.tsa_badku = mkcert("TSA 5", pki.tsa_key, pki.inter, pki.inter_key, ext_tsa_badku);
+	pki.dup_ext = mkcert("Test dup", pki.ec_key, pki.inter, pki.inter_key, ext_dup);
+	/* deep[7] is a self-signed root, deep[6..1] CAs, deep[0] the leaf; one EC key. */
+	pki.deep[SG_POLICY_MAX_CERTS - 1] = mkcert("Deep 7", pki.ec_key, NULL, pki.ec_key, ext_ca);
+	for (i = SG_POLICY_MAX_CERTS - 2; i >= 0; i--) {
+		(void)snprintf(cn, sizeof(cn), "Deep %d", i);
+		pki.deep[i] =
+		    mkcert(cn, pki.ec_key, pki.deep[i + 1], pki.ec_key, i == 0 ? ext_leaf : ext_ca);
+	}
+}
+
+static void
+pki_free(void)
+{
+	EVP_PKEY *keys[] = {pki.root_key, pki.inter_key, pki.ec_key, pki.p384_key,
+	                    pki.rsa_key,  pki.tsa_key,   pki.imp_key};
+	X509 *certs[] = {pki.root,       pki.inter,     pki.leaf_ec, pki.leaf_p384,   pki.leaf_rsa,
+	                 pki.leaf_noaki, pki.impostor,  pki.tsa,     pki.tsa_noncrit, pki.tsa_multi,
+	                 pki.tsa_noeku,  pki.tsa_badku, pki.dup_ext};
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		EVP_PKEY_free(keys[i]);
+	for (i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
+		X509_free(certs[i]);
+	for (i = 0; i < SG_POLICY_MAX_CERTS; i++)
+		X509_free(pki.deep[i]);
+}
+
+/* Writes the certificates (NULL-terminated) as PEM to tmpdir/name; returns the path. */
+static const char *
+write_pem(const char *name, ...)
+{
+	static char path[8][300];
+	static int slot;
+	char *p = path[slot++ % 8];
+	va_list ap;
+	X509 *x;
+	FILE *f;
+
+	(void)snprintf(p, sizeof(path[0]), "%s/%s", tmpdir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	va_start(ap, name);
+	while ((x = va_arg(ap, X509 *)) != NULL)
+		assert_true(PEM_write_X509(f, x));
+	va_end(ap);
+	assert_int_equal(fclose(f), 0);
+	return p;
+}
+
 static int
 setup(void **state)
 {
@@ -84,6 +255,7 @@ setup(void **state)
 	/* 40 characters, but '~' is not in the Z85 alphabet. */
 	memcpy(K[3], K[0], sizeof(K[3]));
 	K[3][7] = '~';
+	pki_make();
 	return 0;
 }
 
@@ -93,6 +265,7 @@ teardown(void **state)
 	char cmd[300];
 
 	(void)state;
+	pki_free();
 	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	return system(cmd);
 }
@@ -393,6 +566,20 @@ test_example_policy_loads(void **state)
 	assert_int_equal(sg_policy_check(p, "ci-runner", SG_OP_SIGN_DIGEST, "build-signing",
 	                                 SG_HASH_SHA256, SG_PAD_NONE),
 	                 0);
+	assert_int_equal(sg_policy_check(p, "ci-runner", SG_OP_SIGN_CMS, "build-signing",
+	                                 SG_HASH_SHA384, SG_PAD_NONE),
+	                 0);
+	assert_int_equal(sg_policy_check(p, "ci-runner", SG_OP_SIGN_CMS, "build-signing",
+	                                 SG_HASH_SHA512, SG_PAD_NONE),
+	                 SG_ERR_DENIED);
+	assert_int_equal(
+	    sg_policy_check(p, "ci-runner", SG_OP_TIMESTAMP, "tsa", SG_HASH_SHA256, SG_PAD_NONE),
+	    0);
+	assert_int_equal(
+	    sg_policy_check(p, "http-tsa", SG_OP_TIMESTAMP, "tsa", SG_HASH_SHA512, SG_PAD_NONE), 0);
+	assert_ptr_equal(sg_policy_client_http(p), sg_policy_client_by_name(p, "http-tsa"));
+	assert_int_equal(sk_X509_num(sg_policy_key_chain(sg_policy_key_by_name(p, "tsa"))), 1);
+	assert_non_null(sg_policy_key_cert(sg_policy_key_by_name(p, "release-signing")));
 	sg_policy_free(p);
 }
 
@@ -670,6 +857,668 @@ test_err_rules(void **state)
 	sg_policy_free(p);
 }
 
+/* Certificates: loading, accessors and every load error. */
+
+#define CERT_FMT                                                                                   \
+	"version: 1\n"              /* 1 */                                                        \
+	"clients: []\n"             /* 2 */                                                        \
+	"keys:\n"                   /* 3 */                                                        \
+	"  - name: k\n"             /* 4 */                                                        \
+	"    uri: \"label:k\"\n"    /* 5 */                                                        \
+	"    algorithm: %s\n"       /* 6 */                                                        \
+	"    purposes: [%s]\n"      /* 7 */                                                        \
+	"    certificate: \"%s\"\n" /* 8 */                                                        \
+	"rules: []\n"               /* 9 */
+
+/* Loads CERT_FMT and asserts that it fails at line 8 with "<rest>". */
+static void
+assert_cert_err(const char *alg, const char *purposes, const char *path, const char *rest)
+{
+	struct sg_policy *p = (void *)1;
+	char want[512];
+
+	assert_int_equal(load_fmt(&p, CERT_FMT, alg, purposes, path), SG_ERR_POLICY);
+	assert_null(p);
+	(void)snprintf(want, sizeof(want), "field 'keys[0].certificate': %s", rest);
+	assert_why(8, want);
+}
+
+static void
+test_cert_load(void **state)
+{
+	struct sg_policy *p = NULL;
+	const struct sg_policy_key *k;
+	const char *path;
+	char rel[64];
+
+	(void)state;
+	/* Leaf and intermediate: the chain is the intermediate. */
+	path = write_pem("ec.pem", pki.leaf_ec, pki.inter, NULL);
+	assert_int_equal(load_fmt(&p, CERT_FMT, "ec-p256", "sign", path), 0);
+	k = sg_policy_key_by_name(p, "k");
+	assert_non_null(sg_policy_key_cert(k));
+	assert_int_equal(X509_cmp(sg_policy_key_cert(k), pki.leaf_ec), 0);
+	assert_int_equal(sk_X509_num(sg_policy_key_chain(k)), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(sg_policy_key_chain(k), 0), pki.inter), 0);
+	sg_policy_free(p);
+	/* With the root: kept, as the file has it. */
+	path = write_pem("ec-root.pem", pki.leaf_ec, pki.inter, pki.root, NULL);
+	assert_int_equal(load_fmt(&p, CERT_FMT, "ec-p256", "sign", path), 0);
+	k = sg_policy_key_by_name(p, "k");
+	assert_int_equal(sk_X509_num(sg_policy_key_chain(k)), 2);
+	assert_int_equal(X509_cmp(sk_X509_value(sg_policy_key_chain(k), 1), pki.root), 0);
+	sg_policy_free(p);
+	/* The leaf alone: an empty chain. */
+	path = write_pem("ec-alone.pem", pki.leaf_ec, NULL);
+	assert_int_equal(load_fmt(&p, CERT_FMT, "ec-p256", "sign", path), 0);
+	k = sg_policy_key_by_name(p, "k");
+	assert_non_null(sg_policy_key_chain(k));
+	assert_int_equal(sk_X509_num(sg_policy_key_chain(k)), 0);
+	sg_policy_free(p);
+	/* A path relative to the policy file's directory. */
+	(void)write_pem("ec-rel.pem", pki.leaf_p384, pki.inter, NULL);
+	(void)snprintf(rel, sizeof(rel), "ec-rel.pem");
+	assert_int_equal(load_fmt(&p, CERT_FMT, "ec-p384", "sign", rel), 0);
+	k = sg_policy_key_by_name(p, "k");
+	assert_int_equal(X509_cmp(sg_policy_key_cert(k), pki.leaf_p384), 0);
+	sg_policy_free(p);
+	/* RSA, and a time-stamping certificate as RFC 3161 wants it. */
+	path = write_pem("rsa.pem", pki.leaf_rsa, pki.inter, NULL);
+	assert_int_equal(load_fmt(&p, CERT_FMT, "rsa-2048", "sign", path), 0);
+	sg_policy_free(p);
+	path = write_pem("tsa.pem", pki.tsa, pki.inter, NULL);
+	assert_int_equal(load_fmt(&p, CERT_FMT, "ec-p256", "timestamp", path), 0);
+	sg_policy_free(p);
+	/* Boundary: 8 certificates load. */
+	path = write_pem("deep8.pem", pki.deep[0], pki.deep[1], pki.deep[2], pki.deep[3],
+	                 pki.deep[4], pki.deep[5], pki.deep[6], pki.deep[7], NULL);
+	assert_int_equal(load_fmt(&p, CERT_FMT, "ec-p256", "sign", path), 0);
+	k = sg_policy_key_by_name(p, "k");
+	assert_int_equal(sk_X509_num(sg_policy_key_chain(k)), SG_POLICY_MAX_CERTS - 1);
+	sg_policy_free(p);
+	/* Accessors are NULL-safe, and NULL for a key without a certificate. */
+	assert_null(sg_policy_key_cert(NULL));
+	assert_null(sg_policy_key_chain(NULL));
+	p = load_valid();
+	k = sg_policy_key_by_name(p, "build-ec");
+	assert_null(sg_policy_key_cert(k));
+	assert_null(sg_policy_key_chain(k));
+	sg_policy_free(p);
+}
+
+static void
+test_cert_err_file(void **state)
+{
+	char path[300], want[400], *big;
+	const char *pem;
+	size_t len, n;
+	FILE *f;
+
+	(void)state;
+	(void)snprintf(path, sizeof(path), "%s/none.pem", tmpdir);
+	(void)snprintf(want, sizeof(want), "cannot read %s: No such file or directory", path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	(void)snprintf(want, sizeof(want), "cannot read %s: not a regular file", tmpdir);
+	assert_cert_err("ec-p256", "sign", tmpdir, want);
+	/* A FIFO: refused at once, not waited on. */
+	(void)snprintf(path, sizeof(path), "%s/fifo.pem", tmpdir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	(void)snprintf(want, sizeof(want), "cannot read %s: not a regular file", path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	/* Empty, or white space only. */
+	(void)snprintf(path, sizeof(path), "%s/empty.pem", tmpdir);
+	write_file(path, " \n\t\n", 4);
+	(void)snprintf(want, sizeof(want), "%s: holds no certificate", path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	/* Size cap: exactly SG_POLICY_CERT_FILE_MAX bytes load, one more does not. */
+	pem = write_pem("big.pem", pki.leaf_ec, NULL);
+	big = malloc(SG_POLICY_CERT_FILE_MAX + 1);
+	assert_non_null(big);
+	f = fopen(pem, "r");
+	assert_non_null(f);
+	len = fread(big, 1, SG_POLICY_CERT_FILE_MAX, f);
+	assert_int_equal(fclose(f), 0);
+	for (n = len; n < SG_POLICY_CERT_FILE_MAX + 1; n++)
+		big[n] = '\n';
+	write_file(pem, big, SG_POLICY_CERT_FILE_MAX);
+	{
+		struct sg_policy *p = NULL;
+
+		assert_int_equal(load_fmt(&p, CERT_FMT, "ec-p256", "sign", pem), 0);
+		sg_policy_free(p);
+	}
+	write_file(pem, big, SG_POLICY_CERT_FILE_MAX + 1);
+	(void)snprintf(want, sizeof(want), "cannot read %s: larger than 262144 bytes", pem);
+	assert_cert_err("ec-p256", "sign", pem, want);
+	free(big);
+}
+
+/* Writes text, then the PEM of x (if any), then tail, to tmpdir/name. */
+static const char *
+write_mixed(const char *name, const char *text, X509 *x, const char *tail)
+{
+	static char path[300];
+	FILE *f;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	if (x != NULL)
+		assert_true(PEM_write_X509(f, x));
+	assert_true(fputs(tail, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+static void
+test_cert_err_pem(void **state)
+{
+	char want[512];
+	const char *path;
+	unsigned char der[SG_POLICY_CERT_DER_MAX + 2], *q;
+	int len;
+	FILE *f;
+
+	(void)state;
+	/* Text before, between or after the blocks. */
+	path = write_mixed("text1.pem", "subject=CN = x\n", pki.leaf_ec, "");
+	(void)snprintf(want, sizeof(want),
+	               "%s:1: text outside a PEM block (the file must hold only CERTIFICATE "
+	               "blocks)",
+	               path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	path = write_mixed("text2.pem", "\n\n", pki.leaf_ec, "\n# end\n");
+	(void)snprintf(want, sizeof(want), "%s:", path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	assert_non_null(strstr(why, ": text outside a PEM block"));
+	/* A private key next to the certificate: named by its type only. */
+	{
+		char name[300];
+
+		(void)snprintf(name, sizeof(name), "%s/key.pem", tmpdir);
+		f = fopen(name, "w");
+		assert_non_null(f);
+		assert_true(PEM_write_X509(f, pki.leaf_ec));
+		assert_true(PEM_write_PrivateKey(f, pki.ec_key, NULL, NULL, 0, NULL, NULL));
+		assert_int_equal(fclose(f), 0);
+		(void)snprintf(want, sizeof(want), "%s:", name);
+		assert_cert_err("ec-p256", "sign", name, want);
+		assert_non_null(
+		    strstr(why, ": a 'PRIVATE KEY' block; only CERTIFICATE blocks are allowed"));
+	}
+	/* Another block type, and a certificate block with headers. */
+	path = write_mixed("trusted.pem",
+	                   "-----BEGIN TRUSTED CERTIFICATE-----\nAAAA\n-----END TRUSTED "
+	                   "CERTIFICATE-----\n",
+	                   NULL, "");
+	(void)snprintf(want, sizeof(want),
+	               "%s:1: a 'TRUSTED CERTIFICATE' block; only CERTIFICATE blocks are allowed",
+	               path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	path = write_mixed("headers.pem",
+	                   "-----BEGIN CERTIFICATE-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: "
+	                   "AES-128-CBC,00000000000000000000000000000000\n\nAAAA\n-----END "
+	                   "CERTIFICATE-----\n",
+	                   NULL, "");
+	(void)snprintf(want, sizeof(want),
+	               "%s:1: a 'CERTIFICATE' block with headers; only CERTIFICATE blocks are "
+	               "allowed",
+	               path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	/* Bad base64, a missing END line. */
+	path = write_mixed("b64.pem", "", pki.leaf_ec,
+	                   "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n");
+	(void)snprintf(want, sizeof(want), "%s:", path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	assert_non_null(strstr(why, ": malformed PEM block"));
+	path = write_mixed("noend.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n", NULL, "");
+	(void)snprintf(want, sizeof(want), "%s:1: malformed PEM block", path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	/* Not a certificate, and a certificate with a byte after it. */
+	path = write_mixed("notx509.pem",
+	                   "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END "
+	                   "CERTIFICATE-----\n",
+	                   NULL, "");
+	(void)snprintf(want, sizeof(want), "%s:1: not a DER X.509 certificate", path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	q = der;
+	len = i2d_X509(pki.leaf_ec, &q);
+	assert_true(len > 0);
+	der[len] = 0;
+	{
+		char name[300];
+
+		(void)snprintf(name, sizeof(name), "%s/trailing.pem", tmpdir);
+		f = fopen(name, "w");
+		assert_non_null(f);
+		assert_true(PEM_write(f, "CERTIFICATE", "", der, len + 1));
+		assert_int_equal(fclose(f), 0);
+		(void)snprintf(want, sizeof(want), "%s:1: not a DER X.509 certificate", name);
+		assert_cert_err("ec-p256", "sign", name, want);
+		/* Over SG_POLICY_CERT_DER_MAX bytes: refused before it is parsed. */
+		memset(der, 0, sizeof(der));
+		f = fopen(name, "w");
+		assert_non_null(f);
+		assert_true(PEM_write(f, "CERTIFICATE", "", der, SG_POLICY_CERT_DER_MAX + 1));
+		assert_int_equal(fclose(f), 0);
+		(void)snprintf(want, sizeof(want), "%s:1: certificate larger than 16384 bytes",
+		               name);
+		assert_cert_err("ec-p256", "sign", name, want);
+	}
+	/* Nine certificates: one too many. */
+	path = write_pem("nine.pem", pki.deep[0], pki.deep[1], pki.deep[2], pki.deep[3],
+	                 pki.deep[4], pki.deep[5], pki.deep[6], pki.deep[7], pki.root, NULL);
+	(void)snprintf(want, sizeof(want), "%s:", path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	assert_non_null(strstr(why, ": more than 8 certificates (the key's and its chain)"));
+}
+
+static void
+test_cert_err_chain(void **state)
+{
+	char want[512];
+	const char *path;
+
+	(void)state;
+	/* Out of order: the intermediate first. */
+	path = write_pem("order.pem", pki.inter, pki.leaf_ec, NULL);
+	(void)snprintf(want, sizeof(want),
+	               "%s: certificate 1 (/O=Signet Test/CN=Test Intermediate) was not issued "
+	               "by certificate 2 (/O=Signet Test/CN=Test EC); the file must hold the "
+	               "key's certificate, then each issuer in turn",
+	               path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	/* A gap: the root did not issue the leaf. */
+	path = write_pem("gap.pem", pki.leaf_ec, pki.root, NULL);
+	(void)snprintf(want, sizeof(want),
+	               "%s: certificate 1 (/O=Signet Test/CN=Test EC) was "
+	               "not issued by certificate 2",
+	               path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	/* Same issuer name, another key: only the signature tells. */
+	path = write_pem("impostor.pem", pki.leaf_noaki, pki.impostor, NULL);
+	(void)snprintf(want, sizeof(want),
+	               "%s: the signature of certificate 1 (/O=Signet Test/CN=Test no AKI) does "
+	               "not verify with the key of certificate 2 (/O=Signet Test/CN=Test "
+	               "Intermediate)",
+	               path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	/* The genuine issuer of the same certificate is accepted. */
+	{
+		struct sg_policy *p = NULL;
+
+		path = write_pem("noaki.pem", pki.leaf_noaki, pki.inter, NULL);
+		assert_int_equal(load_fmt(&p, CERT_FMT, "ec-p256", "sign", path), 0);
+		sg_policy_free(p);
+	}
+	/* A certificate with two basicConstraints. */
+	path = write_pem("dup.pem", pki.dup_ext, pki.inter, NULL);
+	(void)snprintf(want, sizeof(want), "%s: certificate 1 has invalid or repeated extensions",
+	               path);
+	assert_cert_err("ec-p256", "sign", path, want);
+	/* The leaf's key against the key's algorithm. */
+	path = write_pem("ec2.pem", pki.leaf_ec, pki.inter, NULL);
+	(void)snprintf(want, sizeof(want),
+	               "%s: the certificate's public key is ec-p256, but the key's algorithm is "
+	               "ec-p384",
+	               path);
+	assert_cert_err("ec-p384", "sign", path, want);
+	(void)snprintf(want, sizeof(want),
+	               "%s: the certificate's public key is ec-p256, but the key's algorithm is "
+	               "rsa-2048",
+	               path);
+	assert_cert_err("rsa-2048", "sign", path, want);
+	path = write_pem("rsa2.pem", pki.leaf_rsa, pki.inter, NULL);
+	(void)snprintf(want, sizeof(want),
+	               "%s: the certificate's public key is rsa-2048, but the key's algorithm is "
+	               "rsa-3072",
+	               path);
+	assert_cert_err("rsa-3072", "sign", path, want);
+	/* A CA key (P-384) as the leaf of an ec-p256 key: refused by algorithm too. */
+	path = write_pem("root.pem", pki.root, NULL);
+	(void)snprintf(want, sizeof(want),
+	               "%s: the certificate's public key is ec-p384, but the key's algorithm is "
+	               "ec-p256",
+	               path);
+	assert_cert_err("ec-p256", "sign", path, want);
+}
+
+static void
+test_cert_err_tsa(void **state)
+{
+	struct sg_policy *p = NULL;
+	const char *path;
+
+	(void)state;
+	path = write_pem("tsa-noncrit.pem", pki.tsa_noncrit, pki.inter, NULL);
+	assert_cert_err("ec-p256", "timestamp", path,
+	                "the certificate of a key with purpose 'timestamp' has extendedKeyUsage "
+	                "timeStamping, but not marked critical (RFC 3161 needs extendedKeyUsage "
+	                "timeStamping alone, critical)");
+	path = write_pem("tsa-multi.pem", pki.tsa_multi, pki.inter, NULL);
+	assert_cert_err("ec-p256", "timestamp", path,
+	                "the certificate of a key with purpose 'timestamp' has an "
+	                "extendedKeyUsage other than timeStamping alone");
+	/* A code-signing certificate is no TSA certificate. */
+	path = write_pem("tsa-cs.pem", pki.tsa_noeku, pki.inter, NULL);
+	assert_cert_err("ec-p256", "timestamp", path,
+	                "the certificate of a key with purpose 'timestamp' has an "
+	                "extendedKeyUsage other than timeStamping alone");
+	path = write_pem("tsa-noeku.pem", pki.leaf_noaki, pki.inter, NULL);
+	assert_cert_err("ec-p256", "timestamp", path,
+	                "the certificate of a key with purpose 'timestamp' has no "
+	                "extendedKeyUsage");
+	path = write_pem("tsa-badku.pem", pki.tsa_badku, pki.inter, NULL);
+	assert_cert_err("ec-p256", "timestamp", path,
+	                "the certificate of a key with purpose 'timestamp' has a keyUsage other "
+	                "than digitalSignature and/or nonRepudiation");
+	/* A TSA key needs a certificate, and no other purpose. */
+	assert_int_equal(load_fmt(&p, KEY_FMT, "label:k", "ec-p256", "timestamp", ""),
+	                 SG_ERR_POLICY);
+	assert_why(4, "field 'keys[0].certificate': required for a key with purpose 'timestamp'");
+	path = write_pem("tsa-ok.pem", pki.tsa, pki.inter, NULL);
+	assert_int_equal(load_fmt(&p, CERT_FMT, "ec-p256", "sign, timestamp", path), SG_ERR_POLICY);
+	assert_why(7, "field 'keys[0].purposes': purpose 'timestamp' cannot be combined with "
+	              "another: a time-stamping key must sign nothing else");
+	assert_int_equal(load_fmt(&p, CERT_FMT, "ec-p256", "timestamp, timestamp", path), 0);
+	sg_policy_free(p);
+}
+
+/*
+ * A policy with the new ops: "cms" (sign, certificate), "tsa" (timestamp),
+ * "raw" (sign, no certificate), a CI client and the HTTP client.
+ */
+#define OPS_FMT                                                                                    \
+	"version: 1\n"                                               /* 1 */                       \
+	"clients:\n"                                                 /* 2 */                       \
+	"  - {name: ci, curve_public_key: \"%s\", roles: [ci]}\n"    /* 3 */                       \
+	"  - {name: web, http: true, roles: [tsa-users]}\n"          /* 4 */                       \
+	"  - {name: other, curve_public_key: \"%s\", http: false}\n" /* 5 */                       \
+	"keys:\n"                                                    /* 6 */                       \
+	"  - {name: cms, uri: \"label:cms\", algorithm: ec-p256, purposes: [sign], "               \
+	"certificate: \"%s\"}\n" /* 7 */                                                           \
+	"  - {name: tsa, uri: \"label:tsa\", algorithm: ec-p256, purposes: [timestamp], "          \
+	"certificate: \"%s\"}\n"                                                       /* 8 */     \
+	"  - {name: raw, uri: \"label:raw\", algorithm: rsa-2048, purposes: [sign]}\n" /* 9 */     \
+	"rules:\n"                                                                     /* 10 */    \
+	"  - {roles: [ci], ops: [sign.digest, sign.cms], keys: [cms], hashes: [sha256]}\n" /* 11   \
+	                                                                                    */     \
+	"  - {roles: [ci], ops: [timestamp, ping], keys: [tsa], hashes: [sha256, sha512]}\n"       \
+	"  - {roles: [ci], ops: [sign.digest], keys: [raw]}\n"                        /* 13 */     \
+	"  - {roles: [tsa-users], ops: [timestamp], keys: [tsa], hashes: [sha256]}\n" /* 14 */     \
+	"%s"
+
+static struct sg_policy *
+load_ops(const char *extra)
+{
+	struct sg_policy *p = NULL;
+	const char *cms = write_pem("ops-cms.pem", pki.leaf_ec, pki.inter, NULL);
+	const char *tsa = write_pem("ops-tsa.pem", pki.tsa, pki.inter, NULL);
+
+	if (load_fmt(&p, OPS_FMT, K[0], K[1], cms, tsa, extra) != 0)
+		fail_msg("ops policy refused: %s", why);
+	return p;
+}
+
+static void
+test_ops_check(void **state)
+{
+	struct sg_policy *p = load_ops("");
+
+	(void)state;
+	/* sign.cms: a key op with the rule's hashes. */
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_SIGN_CMS, "cms", SG_HASH_SHA256, SG_PAD_NONE), 0);
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_SIGN_CMS, "cms", SG_HASH_SHA384, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	assert_int_equal(sg_policy_check(p, "ci", SG_OP_SIGN_CMS, "cms", SG_HASH_NONE, SG_PAD_NONE),
+	                 SG_ERR_DENIED);
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_SIGN_CMS, NULL, SG_HASH_SHA256, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_SIGN_CMS, "nope", SG_HASH_SHA256, SG_PAD_NONE),
+	    SG_ERR_UNKNOWN_KEY);
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_SIGN_CMS, "cms", SG_HASH_SHA256, SG_PAD_PSS),
+	    SG_ERR_BAD_PADDING);
+	/* sign.digest on raw does not grant sign.cms on it. */
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_SIGN_DIGEST, "raw", SG_HASH_SHA256, SG_PAD_NONE), 0);
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_SIGN_CMS, "raw", SG_HASH_SHA256, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	/* timestamp: only on the TSA key, hash of the imprint from the rule. */
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_TIMESTAMP, "tsa", SG_HASH_SHA512, SG_PAD_NONE), 0);
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_TIMESTAMP, "tsa", SG_HASH_SHA384, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_TIMESTAMP, "cms", SG_HASH_SHA256, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_SIGN_DIGEST, "tsa", SG_HASH_SHA256, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_SIGN_CMS, "tsa", SG_HASH_SHA256, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_TIMESTAMP, NULL, SG_HASH_SHA256, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	assert_int_equal(sg_policy_check(p, "ci", SG_OP_PING, NULL, SG_HASH_NONE, SG_PAD_NONE), 0);
+	/* The HTTP client: its timestamp rule, nothing else. */
+	assert_int_equal(
+	    sg_policy_check(p, "web", SG_OP_TIMESTAMP, "tsa", SG_HASH_SHA256, SG_PAD_NONE), 0);
+	assert_int_equal(
+	    sg_policy_check(p, "web", SG_OP_TIMESTAMP, "tsa", SG_HASH_SHA512, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	assert_int_equal(sg_policy_check(p, "web", SG_OP_PING, NULL, SG_HASH_NONE, SG_PAD_NONE),
+	                 SG_ERR_DENIED);
+	assert_int_equal(
+	    sg_policy_check(p, "web", SG_OP_SIGN_CMS, "cms", SG_HASH_SHA256, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	/* A client with no rule. */
+	assert_int_equal(
+	    sg_policy_check(p, "other", SG_OP_TIMESTAMP, "tsa", SG_HASH_SHA256, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	assert_int_equal(
+	    sg_policy_check(p, "mallory", SG_OP_TIMESTAMP, "tsa", SG_HASH_SHA256, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	sg_policy_free(p);
+}
+
+static void
+test_ops_grants(void **state)
+{
+	struct sg_policy *p = load_ops("");
+	const struct sg_policy_key *cms = sg_policy_key_by_name(p, "cms");
+	const struct sg_policy_key *tsa = sg_policy_key_by_name(p, "tsa");
+	const struct sg_policy_key *raw = sg_policy_key_by_name(p, "raw");
+	unsigned ops = 0, hashes = 0;
+
+	(void)state;
+	sg_policy_key_grants(p, "ci", cms, &ops, &hashes);
+	assert_int_equal(ops, (1u << SG_OP_SIGN_DIGEST) | (1u << SG_OP_SIGN_CMS));
+	assert_int_equal(hashes, 1u << SG_HASH_SHA256);
+	/* ping beside timestamp in the rule is not a key op: not listed. */
+	sg_policy_key_grants(p, "ci", tsa, &ops, &hashes);
+	assert_int_equal(ops, 1u << SG_OP_TIMESTAMP);
+	assert_int_equal(hashes, (1u << SG_HASH_SHA256) | (1u << SG_HASH_SHA512));
+	sg_policy_key_grants(p, "ci", raw, &ops, &hashes);
+	assert_int_equal(ops, 1u << SG_OP_SIGN_DIGEST);
+	sg_policy_key_grants(p, "web", tsa, &ops, &hashes);
+	assert_int_equal(ops, 1u << SG_OP_TIMESTAMP);
+	assert_int_equal(hashes, 1u << SG_HASH_SHA256);
+	sg_policy_key_grants(p, "web", cms, &ops, &hashes);
+	assert_int_equal(ops, 0);
+	assert_int_equal(hashes, 0);
+	sg_policy_free(p);
+}
+
+static void
+test_http_client(void **state)
+{
+	struct sg_policy *p = load_ops("");
+	const struct sg_policy_client *web = sg_policy_client_by_name(p, "web");
+	unsigned char raw[32];
+
+	(void)state;
+	assert_non_null(web);
+	assert_ptr_equal(sg_policy_client_http(p), web);
+	assert_int_equal(sg_policy_client_is_http(web), 1);
+	assert_int_equal(sg_policy_client_is_http(sg_policy_client_by_name(p, "ci")), 0);
+	assert_int_equal(sg_policy_client_is_http(sg_policy_client_by_name(p, "other")), 0);
+	assert_int_equal(sg_policy_client_is_http(NULL), 0);
+	assert_null(sg_policy_client_http(NULL));
+	/* No CURVE key finds the HTTP client, not even the all-zero one. */
+	memset(raw, 0, sizeof(raw));
+	assert_null(sg_policy_client_by_pubkey(p, raw));
+	memset(raw, 1, sizeof(raw));
+	assert_ptr_equal(sg_policy_client_by_pubkey(p, raw), sg_policy_client_by_name(p, "ci"));
+	memset(raw, 2, sizeof(raw));
+	assert_ptr_equal(sg_policy_client_by_pubkey(p, raw), sg_policy_client_by_name(p, "other"));
+	sg_policy_free(p);
+	/* A policy without one. */
+	p = load_valid();
+	assert_null(sg_policy_client_http(p));
+	sg_policy_free(p);
+	/* Only HTTP clients: no CURVE key at all. */
+	assert_int_equal(
+	    load_fmt(&p,
+	             "version: 1\nclients:\n  - {name: web, http: true}\nkeys: []\nrules: []\n"),
+	    0);
+	memset(raw, 0, sizeof(raw));
+	assert_null(sg_policy_client_by_pubkey(p, raw));
+	assert_non_null(sg_policy_client_http(p));
+	sg_policy_free(p);
+}
+
+static void
+test_err_http_client(void **state)
+{
+	struct sg_policy *p = (void *)1;
+
+	(void)state;
+	assert_int_equal(load_fmt(&p,
+	                          "version: 1\nclients:\n  - name: web\n    curve_public_key: "
+	                          "\"%s\"\n    http: true\nkeys: []\nrules: []\n",
+	                          K[0]),
+	                 SG_ERR_POLICY);
+	assert_null(p);
+	assert_why(5, "field 'clients[0].http': a client has either 'curve_public_key' or 'http: "
+	              "true', not both");
+	assert_int_equal(
+	    load_fmt(&p,
+	             "version: 1\nclients:\n  - name: web\n    http: false\nkeys: []\nrules: []\n"),
+	    SG_ERR_POLICY);
+	assert_why(3, "field 'clients[0].curve_public_key': required field missing (a client has "
+	              "either 'curve_public_key' or 'http: true')");
+	assert_int_equal(load_fmt(&p, "version: 1\nclients:\n  - name: web\nkeys: []\nrules: []\n"),
+	                 SG_ERR_POLICY);
+	assert_why(3, "field 'clients[0].curve_public_key': required field missing");
+	assert_int_equal(load_fmt(&p, "version: 1\nclients:\n  - {name: a, http: true}\n"
+	                              "  - {name: b, http: true}\nkeys: []\nrules: []\n"),
+	                 SG_ERR_POLICY);
+	assert_why(
+	    4, "field 'clients[1].http': only one client may have 'http: true' (also clients[0])");
+	assert_int_equal(load_fmt(&p, "version: 1\nclients:\n  - {name: a, http: yes}\n"
+	                              "keys: []\nrules: []\n"),
+	                 SG_ERR_POLICY);
+	assert_why(3, "field 'clients[0].http': ");
+	/* The same name twice, one of them HTTP. */
+	assert_int_equal(load_fmt(&p,
+	                          "version: 1\nclients:\n  - {name: a, http: true}\n"
+	                          "  - {name: a, curve_public_key: \"%s\"}\nkeys: []\nrules: []\n",
+	                          K[0]),
+	                 SG_ERR_POLICY);
+	assert_why(4, "field 'clients[1].name': duplicate client name 'a' (also clients[0])");
+	/* The HTTP client is granted timestamp only, whether by name or by role. */
+	p = (void *)1;
+	assert_int_equal(load_fmt(&p, OPS_FMT, K[0], K[1],
+	                          write_pem("ops-cms.pem", pki.leaf_ec, pki.inter, NULL),
+	                          write_pem("ops-tsa.pem", pki.tsa, pki.inter, NULL),
+	                          "  - {clients: [ci, web], ops: [ping]}\n"),
+	                 SG_ERR_POLICY);
+	assert_null(p);
+	assert_why(15, "field 'rules[4].ops': grants ping to the HTTP client 'web', which can only "
+	               "be granted timestamp");
+	assert_int_equal(load_fmt(&p, OPS_FMT, K[0], K[1],
+	                          write_pem("ops-cms.pem", pki.leaf_ec, pki.inter, NULL),
+	                          write_pem("ops-tsa.pem", pki.tsa, pki.inter, NULL),
+	                          "  - {roles: [tsa-users], ops: [timestamp, sign.cms], keys: "
+	                          "[cms]}\n"),
+	                 SG_ERR_POLICY);
+	assert_why(15, "field 'rules[4].keys[0]': key 'cms' lacks purpose 'timestamp' needed by "
+	               "timestamp");
+	assert_int_equal(load_fmt(&p, OPS_FMT, K[0], K[1],
+	                          write_pem("ops-cms.pem", pki.leaf_ec, pki.inter, NULL),
+	                          write_pem("ops-tsa.pem", pki.tsa, pki.inter, NULL),
+	                          "  - {roles: [tsa-users], ops: [sign.cms], keys: [cms]}\n"),
+	                 SG_ERR_POLICY);
+	assert_why(15, "field 'rules[4].ops': grants sign.cms to the HTTP client 'web'");
+}
+
+static void
+test_err_ops_rules(void **state)
+{
+	struct sg_policy *p = (void *)1;
+	const char *cms = write_pem("r-cms.pem", pki.leaf_ec, pki.inter, NULL);
+	const char *tsa = write_pem("r-tsa.pem", pki.tsa, pki.inter, NULL);
+
+#define OPS_RULE_FMT                                                                               \
+	"version: 1\n" CLIENT_A "    roles: [ci]\n"                                                \
+	"keys:\n"                                                                                  \
+	"  - {name: cms, uri: \"label:c\", algorithm: ec-p256, purposes: [sign], certificate: "    \
+	"\"%s\"}\n"                                                                                \
+	"  - {name: tsa, uri: \"label:t\", algorithm: ec-p256, purposes: [timestamp], "            \
+	"certificate: \"%s\"}\n"                                                                   \
+	"  - {name: raw, uri: \"label:r\", algorithm: ec-p256, purposes: [sign]}\n"                \
+	"rules:\n  - roles: [ci]\n    ops: [%s]\n    keys: [%s]\n"
+	/* The rule's keys are on line 13. */
+	(void)state;
+	assert_int_equal(load_fmt(&p, OPS_RULE_FMT, K[0], cms, tsa, "sign.cms", "cms, raw"),
+	                 SG_ERR_POLICY);
+	assert_null(p);
+	assert_why(13, "field 'rules[0].keys[1]': key 'raw' has no 'certificate', needed by "
+	               "sign.cms");
+	assert_int_equal(load_fmt(&p, OPS_RULE_FMT, K[0], cms, tsa, "sign.cms", "tsa"),
+	                 SG_ERR_POLICY);
+	assert_why(13, "field 'rules[0].keys[0]': key 'tsa' lacks purpose 'sign' needed by "
+	               "sign.cms");
+	assert_int_equal(load_fmt(&p, OPS_RULE_FMT, K[0], cms, tsa, "sign.digest", "tsa"),
+	                 SG_ERR_POLICY);
+	assert_why(13, "field 'rules[0].keys[0]': key 'tsa' lacks purpose 'sign' needed by "
+	               "sign.digest");
+	assert_int_equal(load_fmt(&p, OPS_RULE_FMT, K[0], cms, tsa, "timestamp", "cms"),
+	                 SG_ERR_POLICY);
+	assert_why(13, "field 'rules[0].keys[0]': key 'cms' lacks purpose 'timestamp' needed by "
+	               "timestamp");
+	/* Keys serve every key op of the rule. */
+	assert_int_equal(
+	    load_fmt(&p, OPS_RULE_FMT, K[0], cms, tsa, "sign.digest, timestamp", "tsa"),
+	    SG_ERR_POLICY);
+	assert_why(13, "field 'rules[0].keys[0]': key 'tsa' lacks purpose 'sign' needed by "
+	               "sign.digest");
+	/* sign.digest needs no certificate. */
+	assert_int_equal(load_fmt(&p, OPS_RULE_FMT, K[0], cms, tsa, "sign.digest", "raw, cms"), 0);
+	sg_policy_free(p);
+	assert_int_equal(load_fmt(&p, OPS_RULE_FMT, K[0], cms, tsa, "timestamp", "tsa"), 0);
+	sg_policy_free(p);
+	assert_int_equal(load_fmt(&p, OPS_RULE_FMT, K[0], cms, tsa, "sign.cms, timestamp", "tsa"),
+	                 SG_ERR_POLICY);
+	assert_why(13, "field 'rules[0].keys[0]': key 'tsa' lacks purpose 'sign' needed by "
+	               "sign.cms");
+	/* An unknown op names the ops there are. */
+	assert_int_equal(load_fmt(&p, OPS_RULE_FMT, K[0], cms, tsa, "sign.raw", "cms"),
+	                 SG_ERR_POLICY);
+	assert_why(12, "field 'rules[0].ops[0]': unknown op 'sign.raw' (expected ping, keys.list, "
+	               "sign.digest, sign.cms or timestamp)");
+#undef OPS_RULE_FMT
+}
+
 static void
 test_err_version(void **state)
 {
@@ -792,6 +1641,16 @@ main(void)
 	    cmocka_unit_test(test_err_version),
 	    cmocka_unit_test(test_err_file),
 	    cmocka_unit_test(test_err_limits),
+	    cmocka_unit_test(test_cert_load),
+	    cmocka_unit_test(test_cert_err_file),
+	    cmocka_unit_test(test_cert_err_pem),
+	    cmocka_unit_test(test_cert_err_chain),
+	    cmocka_unit_test(test_cert_err_tsa),
+	    cmocka_unit_test(test_ops_check),
+	    cmocka_unit_test(test_ops_grants),
+	    cmocka_unit_test(test_http_client),
+	    cmocka_unit_test(test_err_http_client),
+	    cmocka_unit_test(test_err_ops_rules),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
