@@ -1,0 +1,1256 @@
+/*
+ * Unit tests of sg_http: a real listener on 127.0.0.1, real HTTP over TCP
+ * (plain sockets), and a fake front: a ROUTER bound on an inproc endpoint of
+ * the same ZeroMQ context, served by a thread that decodes each wire request
+ * with sg_wire_decode_req() and answers what the test scripted.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <zmq.h>
+
+#include "sg_err.h"
+#include "sg_http.h"
+#include "sg_log.h"
+#include "sg_wire.h"
+
+#define MAX_BODY 16384
+#define TIMEOUT_MS 1000
+#define RES_MAX (MAX_BODY + 8192)
+
+/* ---- the fake front ---- */
+
+enum fake_mode {
+	FAKE_ECHO,    /* ok reply, tsr = "TSR:" + tsq, PKIStatus fake.status */
+	FAKE_ERR,     /* error reply fake.err */
+	FAKE_SILENT,  /* never answers */
+	FAKE_LATE,    /* holds a request until the next one arrives, then answers both */
+	FAKE_WRONG,   /* a ping reply with the right id: does not decode as timestamp */
+	FAKE_GARBAGE, /* bytes that are not msgpack */
+	FAKE_DELAY,   /* echo after delay_ms */
+};
+
+struct fake {
+	void *router;
+	pthread_t th;
+	atomic_int stop;
+	pthread_mutex_t mu;
+	enum fake_mode mode;
+	int err;
+	unsigned status;
+	unsigned delay_ms;
+	unsigned received; /* wire requests decoded */
+	enum sg_op last_op;
+	unsigned char last_tsq[SG_TSQ_MAX];
+	size_t last_len;
+	/* FAKE_LATE: the held request */
+	unsigned char held_rid[256];
+	size_t held_rid_len;
+	struct sg_req held;
+	int have_held;
+	struct sg_req req;
+	struct sg_wire_dec *dec;
+	msgpack_sbuffer sb;
+};
+
+struct msg {
+	unsigned char rid[256];
+	size_t rid_len;
+	unsigned char *body;
+	size_t len;
+};
+
+static void *zctx;
+static struct fake fk;
+static struct sg_http *http;
+static unsigned ep_seq;
+static char ep[64];
+
+static void
+fake_send(struct fake *f, const unsigned char *rid, size_t rid_len)
+{
+	zmq_send(f->router, rid, rid_len, ZMQ_SNDMORE);
+	zmq_send(f->router, f->sb.data, f->sb.size, 0);
+}
+
+static void
+fake_echo(struct fake *f, const unsigned char *rid, size_t rid_len, const struct sg_req *req,
+          unsigned status)
+{
+	struct sg_blob_rep b;
+	unsigned char *tsr = malloc(req->u.ts.tsq_len + 4);
+
+	memset(&b, 0, sizeof(b));
+	snprintf(b.key, sizeof(b.key), "tsa");
+	b.alg = SG_KEYALG_EC_P256;
+	b.hash = SG_HASH_SHA256;
+	b.status = status;
+	memcpy(tsr, "TSR:", 4);
+	memcpy(tsr + 4, req->u.ts.tsq, req->u.ts.tsq_len);
+	b.data = tsr;
+	b.len = req->u.ts.tsq_len + 4;
+	b.record = 7;
+	if (sg_wire_encode_blob_rep(&f->sb, req->id, SG_OP_TIMESTAMP, &b) == 0)
+		fake_send(f, rid, rid_len);
+	free(tsr);
+}
+
+static void
+fake_handle(struct fake *f, const struct msg *m)
+{
+	struct sg_ping_rep ping = {.time = 1};
+	char why[SG_WHY_MAX];
+	int have_id = 0, r;
+	enum fake_mode mode;
+	unsigned status, delay;
+	int err;
+
+	r = sg_wire_decode_req(f->dec, m->body, m->len, SG_WIRE_DEFAULT_MAX_MSG, &f->req, &have_id,
+	                       why);
+	pthread_mutex_lock(&f->mu);
+	mode = f->mode;
+	status = f->status;
+	err = f->err;
+	delay = f->delay_ms;
+	if (r == 0) {
+		f->received++;
+		f->last_op = f->req.op;
+		f->last_len = f->req.op == SG_OP_TIMESTAMP ? f->req.u.ts.tsq_len : 0;
+		memcpy(f->last_tsq, f->req.u.ts.tsq, f->last_len);
+	}
+	pthread_mutex_unlock(&f->mu);
+	if (r != 0) {
+		if (sg_wire_encode_err(&f->sb, have_id ? f->req.id : 0, r, why) == 0)
+			fake_send(f, m->rid, m->rid_len);
+		return;
+	}
+	switch (mode) {
+	case FAKE_ECHO:
+		fake_echo(f, m->rid, m->rid_len, &f->req, status);
+		break;
+	case FAKE_DELAY:
+		usleep(delay * 1000);
+		fake_echo(f, m->rid, m->rid_len, &f->req, status);
+		break;
+	case FAKE_ERR:
+		if (sg_wire_encode_err(&f->sb, f->req.id, err, "scripted by the test") == 0)
+			fake_send(f, m->rid, m->rid_len);
+		break;
+	case FAKE_LATE:
+		if (!f->have_held) {
+			memcpy(f->held_rid, m->rid, m->rid_len);
+			f->held_rid_len = m->rid_len;
+			memcpy(&f->held, &f->req, sizeof(f->req));
+			f->have_held = 1;
+			break;
+		}
+		fake_echo(f, f->held_rid, f->held_rid_len, &f->held, 0);
+		f->have_held = 0;
+		fake_echo(f, m->rid, m->rid_len, &f->req, 0);
+		break;
+	case FAKE_WRONG:
+		snprintf(ping.server, sizeof(ping.server), "fake");
+		if (sg_wire_encode_ping_rep(&f->sb, f->req.id, &ping) == 0)
+			fake_send(f, m->rid, m->rid_len);
+		break;
+	case FAKE_GARBAGE:
+		zmq_send(f->router, m->rid, m->rid_len, ZMQ_SNDMORE);
+		zmq_send(f->router, "\xc1\xc1garbage", 9, 0);
+		break;
+	case FAKE_SILENT:
+	default:
+		break;
+	}
+}
+
+/* Reads one [rid][body] message; 0 or -1 when none is waiting. */
+static int
+fake_recv(struct fake *f, struct msg *m)
+{
+	zmq_msg_t part;
+	int n;
+
+	n = zmq_recv(f->router, m->rid, sizeof(m->rid), ZMQ_DONTWAIT);
+	if (n < 0)
+		return -1;
+	m->rid_len = (size_t)n;
+	zmq_msg_init(&part);
+	if (zmq_msg_recv(&part, f->router, 0) < 0) {
+		zmq_msg_close(&part);
+		return -1;
+	}
+	m->len = zmq_msg_size(&part);
+	m->body = malloc(m->len + 1);
+	memcpy(m->body, zmq_msg_data(&part), m->len);
+	zmq_msg_close(&part);
+	return 0;
+}
+
+/*
+ * Answers each batch of waiting requests in reverse order, so that replies
+ * come back out of order whenever several requests are in flight.
+ */
+static void *
+fake_main(void *arg)
+{
+	struct fake *f = arg;
+	struct msg batch[64];
+	zmq_pollitem_t it;
+	int n, i;
+
+	while (!atomic_load(&f->stop)) {
+		it.socket = f->router;
+		it.fd = 0;
+		it.events = ZMQ_POLLIN;
+		it.revents = 0;
+		if (zmq_poll(&it, 1, 20) <= 0)
+			continue;
+		for (n = 0; n < 64 && fake_recv(f, &batch[n]) == 0; n++)
+			;
+		for (i = n - 1; i >= 0; i--) {
+			fake_handle(f, &batch[i]);
+			free(batch[i].body);
+		}
+	}
+	return NULL;
+}
+
+static void
+fake_start(const char *endpoint)
+{
+	int linger = 0;
+
+	memset(&fk, 0, sizeof(fk));
+	pthread_mutex_init(&fk.mu, NULL);
+	fk.mode = FAKE_ECHO;
+	assert_non_null(fk.dec = sg_wire_dec_new());
+	msgpack_sbuffer_init(&fk.sb);
+	assert_non_null(fk.router = zmq_socket(zctx, ZMQ_ROUTER));
+	zmq_setsockopt(fk.router, ZMQ_LINGER, &linger, sizeof(linger));
+	assert_int_equal(zmq_bind(fk.router, endpoint), 0);
+	assert_int_equal(pthread_create(&fk.th, NULL, fake_main, &fk), 0);
+}
+
+static void
+fake_stop(void)
+{
+	if (fk.router == NULL)
+		return;
+	atomic_store(&fk.stop, 1);
+	pthread_join(fk.th, NULL);
+	zmq_close(fk.router);
+	fk.router = NULL;
+	sg_wire_dec_free(fk.dec);
+	msgpack_sbuffer_destroy(&fk.sb);
+	pthread_mutex_destroy(&fk.mu);
+}
+
+static void
+fake_script(enum fake_mode mode, int err, unsigned status)
+{
+	pthread_mutex_lock(&fk.mu);
+	fk.mode = mode;
+	fk.err = err;
+	fk.status = status;
+	pthread_mutex_unlock(&fk.mu);
+}
+
+static unsigned
+fake_received(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&fk.mu);
+	n = fk.received;
+	pthread_mutex_unlock(&fk.mu);
+	return n;
+}
+
+/* ---- an HTTP client on plain sockets ---- */
+
+struct res {
+	int status; /* 0: no complete response (connection closed or timed out) */
+	char head[8192];
+	unsigned char body[RES_MAX];
+	size_t body_len;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+tcp_connect(uint16_t port)
+{
+	struct sockaddr_in a;
+	struct timeval tv = {.tv_sec = 10};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+send_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	ssize_t k;
+
+	while (n > 0) {
+		if ((k = send(fd, c, n, MSG_NOSIGNAL)) <= 0)
+			return -1;
+		c += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Value of header name in res->head (case-insensitive name), or NULL. */
+static const char *
+header(const struct res *res, const char *name, char *buf, size_t buf_len)
+{
+	const char *line = strstr(res->head, "\r\n");
+	size_t nl = strlen(name), vl;
+
+	while (line != NULL && line[2] != '\0') {
+		line += 2;
+		if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+			const char *v = line + nl + 1, *e;
+
+			while (*v == ' ')
+				v++;
+			e = strstr(v, "\r\n");
+			vl = e != NULL ? (size_t)(e - v) : strlen(v);
+			if (vl >= buf_len)
+				vl = buf_len - 1;
+			memcpy(buf, v, vl);
+			buf[vl] = '\0';
+			return buf;
+		}
+		line = strstr(line, "\r\n");
+	}
+	return NULL;
+}
+
+/* Reads one response from fd (headers, then Content-Length bytes of body). */
+static void
+read_response(int fd, struct res *res)
+{
+	static const size_t cap = sizeof(res->head) + RES_MAX;
+	char *buf = malloc(cap), *eoh, num[32];
+	size_t have = 0, hl, want = 0;
+	ssize_t k;
+
+	res->status = 0;
+	res->head[0] = '\0';
+	res->body_len = 0;
+	for (;;) {
+		buf[have] = '\0';
+		if ((eoh = strstr(buf, "\r\n\r\n")) != NULL) {
+			hl = (size_t)(eoh - buf) + 2;
+			if (hl >= sizeof(res->head))
+				break;
+			memcpy(res->head, buf, hl);
+			res->head[hl] = '\0';
+			want = header(res, "Content-Length", num, sizeof(num)) != NULL
+			           ? strtoul(num, NULL, 10)
+			           : 0;
+			if (want <= RES_MAX && have >= hl + 2 + want) {
+				memcpy(res->body, eoh + 4, want);
+				res->body_len = want;
+				if (sscanf(buf, "HTTP/1.%*c %d", &res->status) != 1)
+					res->status = 0;
+				break;
+			}
+		}
+		if (have + 1 >= cap || (k = recv(fd, buf + have, cap - 1 - have, 0)) <= 0)
+			break;
+		have += (size_t)k;
+	}
+	free(buf);
+}
+
+/* Sends raw bytes on a new connection and reads one response. */
+static void
+http_raw(const void *raw, size_t len, struct res *res)
+{
+	int fd = tcp_connect(sg_http_port(http));
+
+	res->status = 0;
+	if (fd < 0)
+		return;
+	if (send_all(fd, raw, len) == 0)
+		read_response(fd, res);
+	close(fd);
+}
+
+static void
+http_post(const char *path, const char *ctype, const void *body, size_t len, struct res *res)
+{
+	char head[512];
+	size_t hl;
+	char *raw;
+
+	if (ctype != NULL)
+		hl = (size_t)snprintf(head, sizeof(head),
+		                      "POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: %s\r\n"
+		                      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		                      path, ctype, len);
+	else
+		hl = (size_t)snprintf(head, sizeof(head),
+		                      "POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n"
+		                      "Connection: close\r\n\r\n",
+		                      path, len);
+	raw = malloc(hl + len + 1);
+	memcpy(raw, head, hl);
+	memcpy(raw + hl, body, len);
+	http_raw(raw, hl + len, res);
+	free(raw);
+}
+
+#define TSQ_CT "application/timestamp-query"
+
+static struct res *
+res_new(void)
+{
+	struct res *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	return r;
+}
+
+static void
+assert_header(const struct res *res, const char *name, const char *want)
+{
+	char buf[256];
+
+	assert_non_null(header(res, name, buf, sizeof(buf)));
+	assert_string_equal(buf, want);
+}
+
+static void
+assert_error(const struct res *res, int status, const char *body)
+{
+	assert_int_equal(res->status, status);
+	assert_header(res, "Content-Type", "text/plain; charset=utf-8");
+	assert_header(res, "Cache-Control", "no-store");
+	assert_int_equal(res->body_len, strlen(body));
+	assert_memory_equal(res->body, body, res->body_len);
+}
+
+/* ---- fixtures ---- */
+
+static struct sg_http_config
+config(void)
+{
+	struct sg_http_config c = {
+	    .listen = "127.0.0.1:0",
+	    .front_ep = ep,
+	    .max_connections = 64,
+	    .timeout_ms = TIMEOUT_MS,
+	    .max_body = MAX_BODY,
+	};
+	return c;
+}
+
+static int
+setup(void **state)
+{
+	struct sg_http_config c;
+	char why[256] = "";
+
+	snprintf(ep, sizeof(ep), "inproc://test-http-%u", ++ep_seq);
+	fake_start(ep);
+	c = config();
+	http = sg_http_start(zctx, &c, why, sizeof(why));
+	if (http == NULL)
+		fprintf(stderr, "sg_http_start: %s\n", why);
+	assert_non_null(http);
+	assert_int_not_equal(sg_http_port(http), 0);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	sg_http_stop(http);
+	http = NULL;
+	fake_stop();
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static void
+check_tsa_ok(const char *path, const char *ctype, unsigned status)
+{
+	static const char tsq[] = "\x30\x03\x02\x01\x01-a-time-stamp-query";
+	struct res *res = res_new();
+	struct sg_http_stats st;
+
+	fake_script(FAKE_ECHO, 0, status);
+	http_post(path, ctype, tsq, sizeof(tsq) - 1, res);
+	assert_int_equal(res->status, 200);
+	assert_header(res, "Content-Type", "application/timestamp-reply");
+	assert_header(res, "Cache-Control", "no-store");
+	assert_int_equal(res->body_len, sizeof(tsq) - 1 + 4);
+	assert_memory_equal(res->body, "TSR:", 4);
+	assert_memory_equal(res->body + 4, tsq, sizeof(tsq) - 1);
+	/* the front saw exactly the body, as a timestamp request */
+	pthread_mutex_lock(&fk.mu);
+	assert_int_equal(fk.last_op, SG_OP_TIMESTAMP);
+	assert_int_equal(fk.last_len, sizeof(tsq) - 1);
+	assert_memory_equal(fk.last_tsq, tsq, sizeof(tsq) - 1);
+	pthread_mutex_unlock(&fk.mu);
+	sg_http_get_stats(http, &st);
+	assert_true(st.status_2xx >= 1);
+	assert_true(st.forwarded >= 1);
+	free(res);
+}
+
+static void
+test_tsa_ok(void **state)
+{
+	check_tsa_ok("/tsa", TSQ_CT, 0);
+	assert_int_equal(fake_received(), 1);
+}
+
+static void
+test_root_ok(void **state)
+{
+	check_tsa_ok("/", TSQ_CT, 0);
+	/* a query string is ignored */
+	check_tsa_ok("/tsa?x=1", TSQ_CT, 0);
+	assert_int_equal(fake_received(), 2);
+}
+
+/* A PKIStatus rejection is still a 200 carrying the TimeStampResp. */
+static void
+test_rejection_is_200(void **state)
+{
+	check_tsa_ok("/tsa", TSQ_CT, 2);
+}
+
+/* Media type: case-insensitive, parameters ignored. */
+static void
+test_ctype_variants(void **state)
+{
+	check_tsa_ok("/tsa", "Application/TimeStamp-Query; charset=binary", 0);
+	check_tsa_ok("/tsa", "application/timestamp-query ", 0);
+}
+
+static void
+test_wire_errors(void **state)
+{
+	static const struct {
+		int err;
+		int status;
+		const char *body;
+		const char *retry;
+	} cases[] = {
+	    {SG_ERR_DENIED, 403, "denied\n", NULL},
+	    {SG_ERR_BUSY, 503, "busy\n", "1"},
+	    {SG_ERR_SHUTTING_DOWN, 503, "shutting_down\n", "5"},
+	    {SG_ERR_HSM_UNAVAILABLE, 503, "hsm_unavailable\n", "5"},
+	    {SG_ERR_AUDIT_UNAVAILABLE, 503, "audit_unavailable\n", "5"},
+	    {SG_ERR_MALFORMED, 400, "malformed\n", NULL},
+	    {SG_ERR_BAD_VALUE, 400, "bad_value\n", NULL},
+	    {SG_ERR_TOO_LARGE, 400, "too_large\n", NULL},
+	    {SG_ERR_HSM, 500, "internal\n", NULL},
+	    {SG_ERR_INTERNAL, 500, "internal\n", NULL},
+	    {SG_ERR_UNKNOWN_KEY, 500, "internal\n", NULL},
+	};
+	struct res *res = res_new();
+	char buf[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fake_script(FAKE_ERR, cases[i].err, 0);
+		http_post("/tsa", TSQ_CT, "q", 1, res);
+		assert_error(res, cases[i].status, cases[i].body);
+		if (cases[i].retry != NULL)
+			assert_header(res, "Retry-After", cases[i].retry);
+		else
+			assert_null(header(res, "Retry-After", buf, sizeof(buf)));
+	}
+	assert_int_equal(fake_received(), i);
+	free(res);
+}
+
+static void
+test_too_large_declared(void **state)
+{
+	static const char head[] = "POST /tsa HTTP/1.1\r\nHost: t\r\n"
+	                           "Content-Type: application/timestamp-query\r\n"
+	                           "Content-Length: 16385\r\n\r\n";
+	struct res *res = res_new();
+
+	/* refused on the headers alone: the body is never sent */
+	http_raw(head, sizeof(head) - 1, res);
+	assert_error(res, 413, "too_large\n");
+	assert_int_equal(fake_received(), 0);
+	free(res);
+}
+
+/* Exactly max_body is accepted and forwarded whole. */
+static void
+test_max_body_boundary(void **state)
+{
+	unsigned char *body = malloc(MAX_BODY);
+	struct res *res = res_new();
+	size_t i;
+
+	for (i = 0; i < MAX_BODY; i++)
+		body[i] = (unsigned char)(i * 7);
+	http_post("/tsa", TSQ_CT, body, MAX_BODY, res);
+	assert_int_equal(res->status, 200);
+	assert_int_equal(res->body_len, MAX_BODY + 4);
+	assert_memory_equal(res->body + 4, body, MAX_BODY);
+	free(body);
+	free(res);
+}
+
+/* A chunked body of n bytes in chunks of 1000. */
+static void
+post_chunked(size_t n, struct res *res)
+{
+	static const char head[] = "POST /tsa HTTP/1.1\r\nHost: t\r\n"
+	                           "Content-Type: application/timestamp-query\r\n"
+	                           "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+	char chunk[1100];
+	size_t k, hl;
+	int fd = tcp_connect(sg_http_port(http)), ok;
+
+	res->status = 0;
+	assert_true(fd >= 0);
+	ok = send_all(fd, head, sizeof(head) - 1) == 0;
+	while (ok && n > 0) {
+		k = n < 1000 ? n : 1000;
+		hl = (size_t)snprintf(chunk, sizeof(chunk), "%zx\r\n", k);
+		memset(chunk + hl, 'c', k);
+		memcpy(chunk + hl + k, "\r\n", 2);
+		ok = send_all(fd, chunk, hl + k + 2) == 0;
+		n -= k;
+	}
+	if (ok && send_all(fd, "0\r\n\r\n", 5) == 0)
+		read_response(fd, res);
+	close(fd);
+}
+
+static void
+test_chunked(void **state)
+{
+	struct res *res = res_new();
+
+	post_chunked(3000, res);
+	assert_int_equal(res->status, 200);
+	assert_int_equal(res->body_len, 3004);
+	assert_int_equal(fake_received(), 1);
+	/* a little over: discarded, then 413 */
+	post_chunked(MAX_BODY + 100, res);
+	assert_error(res, 413, "too_large\n");
+	/* far over: the connection is cut, no response */
+	post_chunked(3 * MAX_BODY, res);
+	assert_int_equal(res->status, 0);
+	assert_int_equal(fake_received(), 1);
+	free(res);
+}
+
+static void
+test_empty_body(void **state)
+{
+	struct res *res = res_new();
+
+	http_post("/tsa", TSQ_CT, "", 0, res);
+	assert_error(res, 400, "malformed: empty body\n");
+	assert_int_equal(fake_received(), 0);
+	free(res);
+}
+
+static void
+test_wrong_method(void **state)
+{
+	static const char *reqs[] = {
+	    "GET /tsa HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+	    "PUT / HTTP/1.1\r\nHost: t\r\nContent-Type: application/timestamp-query\r\n"
+	    "Content-Length: 1\r\nConnection: close\r\n\r\nq",
+	    "DELETE /tsa HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+	};
+	struct res *res = res_new();
+	size_t i;
+
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		http_raw(reqs[i], strlen(reqs[i]), res);
+		assert_error(res, 405, "method_not_allowed\n");
+		assert_header(res, "Allow", "POST");
+	}
+	assert_int_equal(fake_received(), 0);
+	free(res);
+}
+
+static void
+test_wrong_type(void **state)
+{
+	static const char *types[] = {NULL, "application/octet-stream",
+	                              "application/timestamp-queryx", "text/plain",
+	                              "application/x-www-form-urlencoded"};
+	struct res *res = res_new();
+	size_t i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		http_post("/tsa", types[i], "q", 1, res);
+		assert_error(res, 415, "unsupported_media_type: application/timestamp-query\n");
+	}
+	assert_int_equal(fake_received(), 0);
+	free(res);
+}
+
+static void
+test_unknown_path(void **state)
+{
+	static const char *paths[] = {"/tsa/", "/TSA", "/crl/root.crl", "/ocsp", "/tsa/../tsa2"};
+	struct res *res = res_new();
+	size_t i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		http_post(paths[i], TSQ_CT, "q", 1, res);
+		assert_error(res, 404, "not_found\n");
+	}
+	assert_int_equal(fake_received(), 0);
+	free(res);
+}
+
+static void
+test_front_silent(void **state)
+{
+	struct res *res = res_new();
+	struct sg_http_stats st;
+	int64_t t0;
+
+	fake_script(FAKE_SILENT, 0, 0);
+	t0 = now_ms();
+	http_post("/tsa", TSQ_CT, "q", 1, res);
+	assert_error(res, 503, "unavailable\n");
+	assert_header(res, "Retry-After", "5");
+	assert_true(now_ms() - t0 >= TIMEOUT_MS - 50);
+	assert_true(now_ms() - t0 < TIMEOUT_MS + 2000);
+	sg_http_get_stats(http, &st);
+	assert_int_equal(st.timeouts, 1);
+	assert_int_equal(st.status_5xx, 1);
+	free(res);
+}
+
+/* A late reply to a request that timed out is discarded, not given to the next one. */
+static void
+test_stale_reply(void **state)
+{
+	struct res *res = res_new();
+	struct sg_http_stats st;
+
+	fake_script(FAKE_LATE, 0, 0);
+	http_post("/tsa", TSQ_CT, "first", 5, res);
+	assert_error(res, 503, "unavailable\n");
+	http_post("/tsa", TSQ_CT, "second", 6, res);
+	assert_int_equal(res->status, 200);
+	assert_int_equal(res->body_len, 10);
+	assert_memory_equal(res->body, "TSR:second", 10);
+	sg_http_get_stats(http, &st);
+	assert_int_equal(st.stale, 1);
+	assert_int_equal(st.timeouts, 1);
+	free(res);
+}
+
+static void
+test_bad_replies(void **state)
+{
+	struct res *res = res_new();
+	struct sg_http_stats st;
+
+	/* well-formed reply with the right id, wrong shape: 502 */
+	fake_script(FAKE_WRONG, 0, 0);
+	http_post("/tsa", TSQ_CT, "q", 1, res);
+	assert_error(res, 502, "bad_gateway\n");
+	/* unreadable reply: dropped, the request times out */
+	fake_script(FAKE_GARBAGE, 0, 0);
+	http_post("/tsa", TSQ_CT, "q", 1, res);
+	assert_error(res, 503, "unavailable\n");
+	sg_http_get_stats(http, &st);
+	assert_int_equal(st.stale, 1);
+	free(res);
+}
+
+/*
+ * Nobody bound the endpoint (inproc connects before bind succeed, and the
+ * message waits for a front): 503 after the timeout.
+ */
+static void
+test_front_unbound(void **state)
+{
+	struct sg_http_config c = config();
+	struct res *res = res_new();
+	char why[256];
+	int64_t t0;
+
+	sg_http_stop(http);
+	c.front_ep = "inproc://nobody-binds-this";
+	http = sg_http_start(zctx, &c, why, sizeof(why));
+	assert_non_null(http);
+	t0 = now_ms();
+	http_post("/tsa", TSQ_CT, "q", 1, res);
+	assert_error(res, 503, "unavailable\n");
+	assert_true(now_ms() - t0 >= TIMEOUT_MS - 50);
+	free(res);
+}
+
+/* The front's socket went away: 503 at once (ZMQ_IMMEDIATE: no peer, no queueing). */
+static void
+test_front_gone(void **state)
+{
+	struct res *res = res_new();
+	int64_t t0;
+
+	check_tsa_ok("/tsa", TSQ_CT, 0);
+	fake_stop();
+	usleep(50 * 1000);
+	t0 = now_ms();
+	http_post("/tsa", TSQ_CT, "q", 1, res);
+	assert_error(res, 503, "unavailable\n");
+	assert_true(now_ms() - t0 < TIMEOUT_MS / 2);
+	free(res);
+}
+
+/* Two requests on one keep-alive connection. */
+static void
+test_keep_alive(void **state)
+{
+	static const char req[] = "POST /tsa HTTP/1.1\r\nHost: t\r\n"
+	                          "Content-Type: application/timestamp-query\r\n"
+	                          "Content-Length: 3\r\n\r\nabc";
+	struct res *res = res_new();
+	int fd = tcp_connect(sg_http_port(http)), i;
+
+	assert_true(fd >= 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(send_all(fd, req, sizeof(req) - 1), 0);
+		read_response(fd, res);
+		assert_int_equal(res->status, 200);
+		assert_memory_equal(res->body, "TSR:abc", 7);
+	}
+	close(fd);
+	assert_int_equal(fake_received(), 2);
+	free(res);
+}
+
+/* Garbage and oversized heads get an error or a closed connection, and the server lives on. */
+static void
+test_garbage_input(void **state)
+{
+	static const char *junk[] = {
+	    "\x00\xff\xfe garbage\r\n\r\n",
+	    "GARBAGE\r\n\r\n",
+	    "POST /tsa HTTP/9.9\r\n\r\n",
+	    "POST /tsa HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\n",
+	    "POST /tsa HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+	    "POST /tsa HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+	    "Content-Type: application/timestamp-query\r\n\r\nzz\r\n",
+	    "POST /tsa HTTP/1.1\r\nHost t\r\n\r\n",
+	    "\r\n\r\n\r\n",
+	};
+	struct res *res = res_new();
+	char *big;
+	size_t i;
+
+	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		http_raw(junk[i], strlen(junk[i]) + (i == 0 ? 1 : 0), res);
+		/* MHD itself answers an unknown HTTP version with 505 */
+		if (!(res->status == 0 || (res->status >= 400 && res->status < 500) ||
+		      (i == 2 && res->status == 505)))
+			fail_msg("junk %zu: status %d", i, res->status);
+	}
+	/* headers over the per-connection memory */
+	big = malloc(40000);
+	strcpy(big, "POST /tsa HTTP/1.1\r\nHost: t\r\nX-Big: ");
+	i = strlen(big);
+	memset(big + i, 'x', 30000);
+	strcpy(big + i + 30000, "\r\n\r\n");
+	http_raw(big, strlen(big), res);
+	assert_true(res->status == 0 || (res->status >= 400 && res->status < 500));
+	/* a long path */
+	strcpy(big, "POST /");
+	memset(big + 6, 'p', 30000);
+	strcpy(big + 30006, " HTTP/1.1\r\nHost: t\r\n\r\n");
+	http_raw(big, strlen(big), res);
+	assert_true(res->status == 0 || (res->status >= 400 && res->status < 500));
+	free(big);
+	assert_int_equal(fake_received(), 0);
+	check_tsa_ok("/tsa", TSQ_CT, 0);
+	free(res);
+}
+
+struct client {
+	pthread_t th;
+	int idx;
+	int ok;    /* responses whose body matched the request */
+	int wrong; /* responses with another request's body, or an error */
+};
+
+#define CLIENTS 32
+#define PER_CLIENT 8
+
+static void *
+client_main(void *arg)
+{
+	struct client *c = arg;
+	struct res *res = calloc(1, sizeof(*res));
+	char body[64], want[80];
+	int i;
+
+	for (i = 0; i < PER_CLIENT; i++) {
+		snprintf(body, sizeof(body), "client-%d-request-%d", c->idx, i);
+		snprintf(want, sizeof(want), "TSR:%s", body);
+		http_post(i % 2 ? "/" : "/tsa", TSQ_CT, body, strlen(body), res);
+		if (res->status == 200 && res->body_len == strlen(want) &&
+		    memcmp(res->body, want, res->body_len) == 0)
+			c->ok++;
+		else
+			c->wrong++;
+	}
+	free(res);
+	return NULL;
+}
+
+/* Many clients at once; the fake front answers each batch in reverse order. */
+static void
+test_concurrent(void **state)
+{
+	struct client cl[CLIENTS];
+	struct sg_http_stats st;
+	int i, ok = 0, wrong = 0;
+
+	memset(cl, 0, sizeof(cl));
+	for (i = 0; i < CLIENTS; i++) {
+		cl[i].idx = i;
+		assert_int_equal(pthread_create(&cl[i].th, NULL, client_main, &cl[i]), 0);
+	}
+	for (i = 0; i < CLIENTS; i++) {
+		pthread_join(cl[i].th, NULL);
+		ok += cl[i].ok;
+		wrong += cl[i].wrong;
+	}
+	assert_int_equal(wrong, 0);
+	assert_int_equal(ok, CLIENTS * PER_CLIENT);
+	sg_http_get_stats(http, &st);
+	assert_int_equal(st.forwarded, CLIENTS * PER_CLIENT);
+	assert_int_equal(st.status_2xx, CLIENTS * PER_CLIENT);
+	assert_int_equal(st.stale, 0);
+}
+
+/*
+ * Over max_connections a new connection is not served (it waits in the
+ * listen backlog) until a slot frees up.
+ */
+static void
+test_connection_limit(void **state)
+{
+	static const char req[] = "POST /tsa HTTP/1.1\r\nHost: t\r\n"
+	                          "Content-Type: application/timestamp-query\r\n"
+	                          "Content-Length: 4\r\nConnection: close\r\n\r\nlast";
+	struct sg_http_config c = config();
+	struct res *res = res_new();
+	struct pollfd pfd;
+	char why[256];
+	int idle[2], i, fd;
+
+	sg_http_stop(http);
+	c.max_connections = 2;
+	c.timeout_ms = 5000; /* the idle connections must outlive the test's wait */
+	http = sg_http_start(zctx, &c, why, sizeof(why));
+	assert_non_null(http);
+	for (i = 0; i < 2; i++) {
+		assert_true((idle[i] = tcp_connect(sg_http_port(http))) >= 0);
+		assert_int_equal(send_all(idle[i], "POST /tsa HTTP/1.1\r\n", 20), 0);
+	}
+	usleep(100 * 1000);
+	assert_true((fd = tcp_connect(sg_http_port(http))) >= 0);
+	assert_int_equal(send_all(fd, req, sizeof(req) - 1), 0);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 500), 0);
+	assert_int_equal(fake_received(), 0);
+	/* a slot frees up: the waiting connection is served */
+	close(idle[0]);
+	read_response(fd, res);
+	assert_int_equal(res->status, 200);
+	assert_memory_equal(res->body, "TSR:last", 8);
+	close(fd);
+	close(idle[1]);
+	free(res);
+}
+
+/* Partial requests (slowloris) do not hold up the stop. */
+static void
+test_stop_with_partial_requests(void **state)
+{
+	static const char *partial[] = {
+	    "POST /tsa HTTP/1.1\r\nHo",
+	    "POST /tsa HTTP/1.1\r\nHost: t\r\nContent-Type: application/timestamp-query\r\n"
+	    "Content-Length: 100\r\n\r\nonly-part-of-the-body",
+	    "P",
+	};
+	int fds[3], i;
+	int64_t t0;
+	char c;
+
+	for (i = 0; i < 3; i++) {
+		assert_true((fds[i] = tcp_connect(sg_http_port(http))) >= 0);
+		assert_int_equal(send_all(fds[i], partial[i], strlen(partial[i])), 0);
+	}
+	usleep(100 * 1000);
+	t0 = now_ms();
+	sg_http_stop(http);
+	http = NULL;
+	assert_true(now_ms() - t0 < 500);
+	/* each partial connection was closed */
+	for (i = 0; i < 3; i++) {
+		assert_true(recv(fds[i], &c, 1, 0) <= 0);
+		close(fds[i]);
+	}
+	assert_int_equal(fake_received(), 0);
+}
+
+struct one_post {
+	pthread_t th;
+	const char *body;
+	struct res *res;
+};
+
+static void *
+one_post_main(void *arg)
+{
+	struct one_post *p = arg;
+
+	http_post("/tsa", TSQ_CT, p->body, strlen(p->body), p->res);
+	return NULL;
+}
+
+/* A request in flight when the stop begins still gets its answer. */
+static void
+test_stop_finishes_inflight(void **state)
+{
+	struct one_post p = {.body = "in-flight", .res = res_new()};
+	uint16_t port = sg_http_port(http);
+	int64_t t0;
+	int fd;
+
+	pthread_mutex_lock(&fk.mu);
+	fk.mode = FAKE_DELAY;
+	fk.delay_ms = 300;
+	pthread_mutex_unlock(&fk.mu);
+	assert_int_equal(pthread_create(&p.th, NULL, one_post_main, &p), 0);
+	t0 = now_ms();
+	while (fake_received() == 0 && now_ms() - t0 < 3000)
+		usleep(5 * 1000);
+	assert_int_equal(fake_received(), 1);
+	sg_http_stop(http);
+	http = NULL;
+	pthread_join(p.th, NULL);
+	assert_int_equal(p.res->status, 200);
+	assert_memory_equal(p.res->body, "TSR:in-flight", 13);
+	/* and the port no longer accepts */
+	fd = tcp_connect(port);
+	assert_true(fd < 0);
+	free(p.res);
+}
+
+/* A request in flight whose front never answers fails with 503 when the stop ends. */
+static void
+test_stop_fails_unanswered(void **state)
+{
+	struct one_post p = {.body = "never-answered", .res = res_new()};
+	int64_t t0;
+
+	fake_script(FAKE_SILENT, 0, 0);
+	assert_int_equal(pthread_create(&p.th, NULL, one_post_main, &p), 0);
+	t0 = now_ms();
+	while (fake_received() == 0 && now_ms() - t0 < 3000)
+		usleep(5 * 1000);
+	t0 = now_ms();
+	sg_http_stop(http);
+	http = NULL;
+	assert_true(now_ms() - t0 < TIMEOUT_MS + 1000);
+	pthread_join(p.th, NULL);
+	assert_error(p.res, 503, "unavailable\n");
+	assert_header(p.res, "Connection", "close");
+	free(p.res);
+}
+
+static void
+test_config(void **state)
+{
+	static const char *bad_listen[] = {"127.0.0.1",
+	                                   "localhost:80",
+	                                   "1.2.3.4:99999",
+	                                   "[::1]80",
+	                                   "1.2.3.4:-1",
+	                                   "1.2.3.4: 80",
+	                                   ":80",
+	                                   "[::1]:",
+	                                   "1.2.3.4:80x",
+	                                   "1.2.3.4:",
+	                                   "::1:80",
+	                                   "[::1:80",
+	                                   "1.2.3:80",
+	                                   "",
+	                                   "[fe80::1%lo]:80",
+	                                   "0x7f.0.0.1:80"};
+	struct sg_http_config c;
+	struct sg_http *h;
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_listen) / sizeof(bad_listen[0]); i++) {
+		c = config();
+		c.listen = bad_listen[i];
+		why[0] = '\0';
+		assert_null(sg_http_start(zctx, &c, why, sizeof(why)));
+		assert_non_null(strstr(why, "listen address"));
+	}
+	c = config();
+	c.front_ep = "tcp://127.0.0.1:5555";
+	assert_null(sg_http_start(zctx, &c, why, sizeof(why)));
+	assert_non_null(strstr(why, "inproc"));
+	c = config();
+	c.max_connections = 0;
+	assert_null(sg_http_start(zctx, &c, why, sizeof(why)));
+	c.max_connections = SG_HTTP_MAX_CONNECTIONS + 1;
+	assert_null(sg_http_start(zctx, &c, why, sizeof(why)));
+	c = config();
+	c.timeout_ms = 0;
+	assert_null(sg_http_start(zctx, &c, why, sizeof(why)));
+	c = config();
+	c.max_body = 0;
+	assert_null(sg_http_start(zctx, &c, why, sizeof(why)));
+	c.max_body = SG_HTTP_MAX_BODY + 1;
+	assert_null(sg_http_start(zctx, &c, why, sizeof(why)));
+	assert_null(sg_http_start(NULL, &c, why, sizeof(why)));
+	/* the upper bounds themselves are accepted */
+	c = config();
+	c.max_connections = SG_HTTP_MAX_CONNECTIONS;
+	c.max_body = SG_HTTP_MAX_BODY;
+	assert_non_null(h = sg_http_start(zctx, &c, why, sizeof(why)));
+	sg_http_stop(h);
+	/* a port in use */
+	c = config();
+	snprintf(why, sizeof(why), "127.0.0.1:%u", (unsigned)sg_http_port(http));
+	c.listen = why;
+	{
+		char why2[256] = "";
+
+		assert_null(sg_http_start(zctx, &c, why2, sizeof(why2)));
+		assert_non_null(strstr(why2, "cannot listen"));
+	}
+	sg_http_stop(NULL);
+}
+
+/* [IPv6]:PORT, when the machine has IPv6 loopback. */
+static void
+test_ipv6(void **state)
+{
+	struct sg_http_config c = config();
+	struct sockaddr_in6 a;
+	struct sg_http *h;
+	struct res *res;
+	char why[256];
+	int fd;
+
+	c.listen = "[::1]:0";
+	if ((h = sg_http_start(zctx, &c, why, sizeof(why))) == NULL) {
+		print_message("no IPv6 loopback here (%s): skipped\n", why);
+		skip();
+	}
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin6_family = AF_INET6;
+	a.sin6_port = htons(sg_http_port(h));
+	a.sin6_addr = in6addr_loopback;
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	res = res_new();
+	assert_int_equal(send_all(fd, "GET /tsa HTTP/1.1\r\nHost: t\r\n\r\n", 30), 0);
+	read_response(fd, res);
+	assert_int_equal(res->status, 405);
+	close(fd);
+	free(res);
+	sg_http_stop(h);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_tsa_ok, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_root_ok, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rejection_is_200, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctype_variants, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wire_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_too_large_declared, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_max_body_boundary, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_body, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_method, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_type, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_front_silent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_reply, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_replies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_front_unbound, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_front_gone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_garbage_input, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_with_partial_requests, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_finishes_inflight, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_fails_unanswered, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
+	};
+	int rc;
+
+	sg_log_init("sg_http_test", SG_LOG_WARN, 0);
+	zctx = zmq_ctx_new();
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	zmq_ctx_term(zctx);
+	return rc;
+}
