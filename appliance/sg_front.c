@@ -1,8 +1,12 @@
 /* sg_front: see sg_front.h and docs/protocol.md. */
 #include "sg_front.h"
+#include "sg_cms.h"
 #include "sg_err.h"
 #include "sg_hsm_proto.h"
+#include "sg_http.h"
+#include "sg_keys.h"
 #include "sg_log.h"
+#include "sg_tsa.h"
 #include "sg_wire.h"
 #include "sg_zap.h"
 
@@ -16,11 +20,15 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/ts.h>
 #include <zmq.h>
 
 #define SG_EP_HSM_REQ "inproc://signet-hsm-req"
 #define SG_EP_HSM_REP "inproc://signet-hsm-rep"
 #define SG_EP_HSM_CTL "inproc://signet-hsm-ctl"
+#define SG_EP_HTTP "inproc://signet-http" /* the HTTP listener's requests */
+#define SG_TSA_SERIAL_COUNTER "tsa-serial"
+#define SG_TSA_SERIAL_BLOCK 1000 /* serial numbers reserved per durable write */
 
 #define SG_CHUNK 256               /* pending entries per allocation */
 #define SG_MAX_PENDING (64 * 1024) /* requests in flight, all clients together */
@@ -49,17 +57,15 @@ struct sg_pending {
 	unsigned client_slot; /* slot in the in-flight counts, or SG_EMPTY_SLOT */
 	int idem_held;        /* 1 while it owns its idempotency slot */
 	uint32_t idem_hash;
+	int via_http; /* arrived through the HTTP listener's socket */
 	char why[SG_WHY_MAX];
 	struct sg_audit_record rec;
+	/* sign.cms and timestamp: the SignedData being built, then the DER answer. */
+	struct sg_cms_build *build;
+	unsigned char *out;
+	size_t out_len;
+	unsigned ts_status; /* timestamp: PKIStatus of out */
 	struct sg_pending *next_free;
-};
-
-struct sg_key_entry {
-	char name[SG_NAME_MAX + 1];
-	int usable;
-	enum sg_keyalg alg;
-	unsigned char pub[SG_PUB_MAX];
-	size_t pub_len;
 };
 
 struct sg_count_entry {
@@ -70,6 +76,11 @@ struct sg_count_entry {
 struct sg_front {
 	void *zctx;
 	void *router, *zap, *hsm_push, *hsm_pull, *hsm_ctl;
+	void *http_router;    /* the HTTP listener's requests, or NULL */
+	struct sg_http *http; /* the HTTP listener, or NULL */
+	char http_client[SG_NAME_MAX + 1];
+	const struct sg_config_tsa *tsa_cfg;      /* borrowed from the configuration */
+	uint64_t tsa_serial_next, tsa_serial_end; /* the reserved block [next, end) */
 	char *listen[SG_CONFIG_MAX_LISTEN];
 	size_t n_listen;
 	char *config_path, *policy_path;
@@ -79,8 +90,7 @@ struct sg_front {
 	struct sg_audit *audit;
 	struct sg_signer *signer;
 	int signer_serving;
-	struct sg_key_entry *keys; /* sorted by name */
-	size_t n_keys;
+	struct sg_keys *keys;
 	/* pending pool */
 	struct sg_pending *chunks[SG_MAX_PENDING / SG_CHUNK];
 	size_t n_chunks;
@@ -137,7 +147,12 @@ sg_pend_alloc(struct sg_front *f)
 	p->rid_len = 0;
 	p->client_slot = SG_EMPTY_SLOT;
 	p->idem_held = 0;
+	p->via_http = 0;
 	p->why[0] = '\0';
+	p->build = NULL;
+	p->out = NULL;
+	p->out_len = 0;
+	p->ts_status = 0;
 	memset(&p->rec, 0, sizeof(p->rec));
 	p->rec.cookie = p;
 	f->in_flight++;
@@ -287,26 +302,15 @@ sg_pend_free(struct sg_front *f, struct sg_pending *p)
 		f->counts[p->client_slot].count--;
 	/* The record may hold a signature that was not released: wipe it. */
 	sg_wipe(&p->rec, sizeof(p->rec));
+	sg_cms_build_free(p->build);
+	p->build = NULL;
+	free(p->out);
+	p->out = NULL;
+	p->out_len = 0;
 	p->state = SG_PEND_FREE;
 	p->next_free = f->free_list;
 	f->free_list = p;
 	f->in_flight--;
-}
-
-static int
-sg_key_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct sg_key_entry *)a)->name,
-	              ((const struct sg_key_entry *)b)->name);
-}
-
-static const struct sg_key_entry *
-sg_key_find(const struct sg_front *f, const char *name)
-{
-	struct sg_key_entry k;
-
-	snprintf(k.name, sizeof(k.name), "%s", name);
-	return f->n_keys == 0 ? NULL : bsearch(&k, f->keys, f->n_keys, sizeof(k), sg_key_cmp);
 }
 
 /*
@@ -319,14 +323,13 @@ sg_front_load_keys(struct sg_front *f, const struct sg_policy *policy, char *why
 {
 	struct sg_hsm_keys_req req = {0};
 	struct sg_hsm_keys_rep rep = {0};
-	struct sg_key_entry *keys = NULL;
+	struct sg_keys *keys = NULL;
 	zmq_msg_t msg;
 	size_t i, n = sg_policy_key_count(policy);
 	int r, len;
 
 	zmq_msg_init(&msg);
-	if (n > 0 && ((req.specs = calloc(n, sizeof(*req.specs))) == NULL ||
-	              (keys = calloc(n, sizeof(*keys))) == NULL)) {
+	if (n > 0 && (req.specs = calloc(n, sizeof(*req.specs))) == NULL) {
 		r = SG_ERR_NOMEM;
 		goto out;
 	}
@@ -358,30 +361,18 @@ sg_front_load_keys(struct sg_front *f, const struct sg_policy *policy, char *why
 		r = rep.err != 0 ? rep.err : SG_ERR_INTERNAL;
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		snprintf(keys[i].name, sizeof(keys[i].name), "%s", req.specs[i].name);
-		keys[i].alg = req.specs[i].alg;
-		if (rep.keys[i].err != 0 || rep.keys[i].pub_len == 0 ||
-		    rep.keys[i].pub_len > SG_PUB_MAX) {
-			sg_warn("key %s (%s) is not usable: %s", req.specs[i].name,
-			        req.specs[i].uri, sg_strerror(rep.keys[i].err));
-			continue;
-		}
-		keys[i].usable = 1;
-		memcpy(keys[i].pub, rep.keys[i].pub, rep.keys[i].pub_len);
-		keys[i].pub_len = rep.keys[i].pub_len;
+	if ((r = sg_keys_new(policy, &rep, f->tsa_cfg, &keys)) != 0) {
+		snprintf(why, why_len, "cannot build the key inventory: %s", sg_strerror(r));
+		goto out;
 	}
-	if (n > 0)
-		qsort(keys, n, sizeof(*keys), sg_key_cmp);
-	free(f->keys);
+	sg_keys_free(f->keys);
 	f->keys = keys;
-	f->n_keys = n;
 	keys = NULL;
 	r = 0;
 out:
 	zmq_msg_close(&msg);
 	free(req.specs);
-	free(keys);
+	sg_keys_free(keys);
 	sg_hsm_keys_rep_clear(&rep);
 	return r;
 }
@@ -440,6 +431,42 @@ sg_front_bind_clients(struct sg_front *f, const struct sg_secret *server_secret,
 	return 0;
 }
 
+/*
+ * The HTTP listener: its requests come in on an inproc router of their own,
+ * without CURVE (they never leave the process), and act as the configured
+ * HTTP-only client.
+ */
+static int
+sg_front_start_http(struct sg_front *f, const struct sg_config_http *hc, char *why, size_t why_len)
+{
+	struct sg_http_config cfg;
+	int one = 1, hwm = 100000;
+	int64_t maxmsg = (int64_t)f->max_msg;
+
+	snprintf(f->http_client, sizeof(f->http_client), "%s", hc->client);
+	if ((f->http_router = sg_socket(f, ZMQ_ROUTER, why, why_len)) == NULL)
+		return SG_ERR_INTERNAL;
+	if (zmq_setsockopt(f->http_router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
+	    zmq_setsockopt(f->http_router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) != 0 ||
+	    zmq_setsockopt(f->http_router, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
+	    zmq_setsockopt(f->http_router, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
+	    zmq_bind(f->http_router, SG_EP_HTTP) != 0) {
+		snprintf(why, why_len, "cannot set up the HTTP listener's socket: %s",
+		         zmq_strerror(errno));
+		return SG_ERR_INTERNAL;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.listen = hc->listen;
+	cfg.front_ep = SG_EP_HTTP;
+	cfg.max_connections = hc->max_connections;
+	cfg.timeout_ms = hc->timeout_ms;
+	cfg.max_body = SG_TSQ_MAX;
+	if ((f->http = sg_http_start(f->zctx, &cfg, why, why_len)) == NULL)
+		return SG_ERR_CONFIG;
+	sg_info("HTTP listener on %s (as client %s)", hc->listen, hc->client);
+	return 0;
+}
+
 void
 sg_front_free(struct sg_front *f)
 {
@@ -447,12 +474,16 @@ sg_front_free(struct sg_front *f)
 
 	if (f == NULL)
 		return;
+	/* Before the context shuts down: the listener's sockets live in it. */
+	sg_http_stop(f->http);
 	if (f->zctx != NULL)
 		zmq_ctx_shutdown(f->zctx);
 	if (f->signer_serving)
 		sg_signer_serve_stop(f->signer);
 	if (f->router != NULL)
 		zmq_close(f->router);
+	if (f->http_router != NULL)
+		zmq_close(f->http_router);
 	if (f->zap != NULL)
 		zmq_close(f->zap);
 	if (f->hsm_push != NULL)
@@ -471,7 +502,7 @@ sg_front_free(struct sg_front *f)
 		free(f->listen[i]);
 	free(f->config_path);
 	free(f->policy_path);
-	free(f->keys);
+	sg_keys_free(f->keys);
 	free(f->counts);
 	sg_policy_free(f->policy);
 	sg_wire_dec_free(f->dec);
@@ -500,6 +531,7 @@ sg_front_new(const struct sg_config *cfg, const char *config_path, struct sg_pol
 	f->signer = signer;
 	f->max_msg = cfg->max_message_size;
 	f->max_inflight_default = cfg->max_inflight_per_client;
+	f->tsa_cfg = &cfg->tsa;
 	msgpack_sbuffer_init(&f->sb);
 	for (i = 0; i < SG_IDEM_SLOTS; i++)
 		f->idem[i] = SG_EMPTY_SLOT;
@@ -549,6 +581,8 @@ sg_front_new(const struct sg_config *cfg, const char *config_path, struct sg_pol
 		goto out;
 	if ((r = sg_front_bind_clients(f, server_secret, why, why_len)) != 0)
 		goto out;
+	if (cfg->http.enabled && (r = sg_front_start_http(f, &cfg->http, why, why_len)) != 0)
+		goto out;
 	*out = f;
 	f = NULL;
 	r = 0;
@@ -567,8 +601,10 @@ sg_front_get_stats(const struct sg_front *f, struct sg_front_stats *st)
 static void
 sg_front_send(struct sg_front *f, const struct sg_pending *p)
 {
-	if (zmq_send(f->router, p->rid, p->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-	    zmq_send(f->router, f->sb.data, f->sb.size, ZMQ_DONTWAIT) < 0) {
+	void *sock = p->via_http ? f->http_router : f->router;
+
+	if (zmq_send(sock, p->rid, p->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(sock, f->sb.data, f->sb.size, ZMQ_DONTWAIT) < 0) {
 		/* EHOSTUNREACH (peer gone, ROUTER_MANDATORY) or EAGAIN (peer not reading).
 		 * A signature lost here is durable in the audit log and stored under its
 		 * idempotency key: the client gets it again by retrying. */
@@ -587,7 +623,8 @@ sg_front_encode_reply(struct sg_front *f, struct sg_pending *p)
 	const struct sg_audit_record *rec = &p->rec;
 	struct sg_key_info *infos = NULL;
 	struct sg_ping_rep ping;
-	size_t i, n = 0;
+	struct sg_blob_rep blob;
+	size_t i, n = 0, nk;
 	int r;
 
 	if (rec->status != 0)
@@ -602,24 +639,31 @@ sg_front_encode_reply(struct sg_front *f, struct sg_pending *p)
 		ping.time = (uint64_t)time(NULL);
 		return sg_wire_encode_ping_rep(&f->sb, rec->req_id, &ping);
 	case SG_OP_KEYS_LIST:
-		if (f->n_keys > 0 && (infos = calloc(f->n_keys, sizeof(*infos))) == NULL)
+		nk = sg_keys_count(f->keys);
+		if (nk > 0 && (infos = calloc(nk, sizeof(*infos))) == NULL)
 			return sg_wire_encode_err(&f->sb, rec->req_id, SG_ERR_NOMEM, NULL);
-		for (i = 0; i < f->n_keys; i++) {
-			const struct sg_policy_key *k =
-			    sg_policy_key_by_name(f->policy, f->keys[i].name);
+		for (i = 0; i < nk; i++) {
+			const struct sg_key_entry *e = sg_keys_at(f->keys, i);
+			const struct sg_policy_key *k = sg_policy_key_by_name(f->policy, e->name);
 			unsigned ops = 0, hashes = 0;
+			size_t c;
 
-			if (k == NULL || !f->keys[i].usable)
+			if (k == NULL || !e->usable)
 				continue;
 			sg_policy_key_grants(f->policy, rec->client, k, &ops, &hashes);
 			if (ops == 0)
 				continue;
-			snprintf(infos[n].name, sizeof(infos[n].name), "%s", f->keys[i].name);
-			infos[n].alg = f->keys[i].alg;
-			memcpy(infos[n].pub, f->keys[i].pub, f->keys[i].pub_len);
-			infos[n].pub_len = f->keys[i].pub_len;
+			snprintf(infos[n].name, sizeof(infos[n].name), "%s", e->name);
+			infos[n].alg = e->alg;
+			memcpy(infos[n].pub, e->pub, e->pub_len);
+			infos[n].pub_len = e->pub_len;
 			infos[n].ops = ops;
 			infos[n].hashes = hashes;
+			for (c = 0; c < e->n_der; c++) {
+				infos[n].cert[c] = e->der[c];
+				infos[n].cert_len[c] = e->der_len[c];
+			}
+			infos[n].n_certs = e->n_der;
 			n++;
 		}
 		r = sg_wire_encode_keys_rep(&f->sb, rec->req_id, infos, n);
@@ -628,6 +672,19 @@ sg_front_encode_reply(struct sg_front *f, struct sg_pending *p)
 	case SG_OP_SIGN_DIGEST:
 		/* The writer filled the receipt (rep.record, rep.record_hash). */
 		return sg_wire_encode_sign_rep(&f->sb, rec->req_id, &p->rec.rep);
+	case SG_OP_SIGN_CMS:
+	case SG_OP_TIMESTAMP:
+		memset(&blob, 0, sizeof(blob));
+		snprintf(blob.key, sizeof(blob.key), "%s", rec->rep.key);
+		blob.alg = rec->rep.alg;
+		blob.hash = rec->rep.hash;
+		blob.status = p->ts_status;
+		blob.data = p->out;
+		blob.len = p->out_len;
+		blob.record = rec->seq;
+		memcpy(blob.record_hash, rec->record_hash, sizeof(blob.record_hash));
+		blob.replayed = rec->rep.replayed;
+		return sg_wire_encode_blob_rep(&f->sb, rec->req_id, rec->op, &blob);
 	case SG_OP_NONE:
 	default:
 		return sg_wire_encode_err(&f->sb, rec->req_id, SG_ERR_INTERNAL, NULL);
@@ -659,32 +716,136 @@ sg_front_fail(struct sg_front *f, struct sg_pending *p, int err, const char *msg
 
 /*
  * SHA-256 over what identifies a signing request, to spot a reused
- * idempotency key; ctx is the front's reusable digest context.
+ * idempotency key; ctx is the front's reusable digest context.  data is the
+ * digest (sign.digest, sign.cms) or the DER TimeStampReq (timestamp).  The
+ * sign.digest layout predates the other ops and is kept, so that stored
+ * answers stay valid across an upgrade; the others start with their op.
  */
 static int
-sg_req_fingerprint(EVP_MD_CTX *ctx, const struct sg_sign_req *s, enum sg_pad pad,
-                   unsigned char fp[32])
+sg_req_fingerprint(EVP_MD_CTX *ctx, enum sg_op op, const char *key, enum sg_hash hash,
+                   enum sg_pad pad, const unsigned char *data, size_t len, unsigned char fp[32])
 {
-	unsigned char hdr[2] = {(unsigned char)s->hash, (unsigned char)pad};
+	unsigned char tag = (unsigned char)op;
+	unsigned char hdr[2] = {(unsigned char)hash, (unsigned char)pad};
 
 	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, s->key, strlen(s->key) + 1) != 1 ||
-	    EVP_DigestUpdate(ctx, hdr, sizeof(hdr)) != 1 ||
-	    EVP_DigestUpdate(ctx, s->digest, s->digest_len) != 1 ||
+	    (op != SG_OP_SIGN_DIGEST && EVP_DigestUpdate(ctx, &tag, 1) != 1) ||
+	    EVP_DigestUpdate(ctx, key, strlen(key) + 1) != 1 ||
+	    EVP_DigestUpdate(ctx, hdr, sizeof(hdr)) != 1 || EVP_DigestUpdate(ctx, data, len) != 1 ||
 	    EVP_DigestFinal_ex(ctx, fp, NULL) != 1)
 		return SG_ERR_INTERNAL;
 	return 0;
 }
 
+/*
+ * Idempotency of a signing request whose key, hash, pad and data are set in
+ * p->rec (data: see sg_req_fingerprint).  Returns 1 if the request is
+ * answered already (a stored answer replayed, a conflict, a twin in flight,
+ * or a failure), 0 if it goes on to be signed (its key then held in flight).
+ */
+static int
+sg_front_idem(struct sg_front *f, struct sg_pending *p, const unsigned char *idem, size_t idem_len,
+              const unsigned char *data, size_t len)
+{
+	unsigned char stored_fp[32], *stored_out = NULL;
+	size_t stored_len = 0;
+	int r;
+
+	if (idem_len == 0)
+		return 0;
+	memcpy(p->rec.idem, idem, idem_len);
+	p->rec.idem_len = idem_len;
+	if (sg_req_fingerprint(f->fp_ctx, p->rec.op, p->rec.key, p->rec.hash, p->rec.pad, data, len,
+	                       p->rec.req_fp) != 0) {
+		sg_front_fail(f, p, SG_ERR_INTERNAL, "cannot fingerprint the request");
+		return 1;
+	}
+	p->idem_hash = sg_idem_hash(p->rec.client, idem, idem_len);
+	if (sg_idem_find(f, p->rec.client, idem, idem_len, p->idem_hash) != NULL) {
+		sg_front_fail(f, p, SG_ERR_BUSY,
+		              "a request with this idempotency key is in progress; retry");
+		return 1;
+	}
+	r = sg_audit_idem_lookup(f->audit, p->rec.client, idem, idem_len, &p->rec.rep, stored_fp,
+	                         &stored_out, &stored_len);
+	if (r == 0) {
+		if (memcmp(stored_fp, p->rec.req_fp, 32) != 0 ||
+		    (p->rec.op == SG_OP_SIGN_DIGEST) != (stored_out == NULL)) {
+			free(stored_out);
+			sg_front_fail(f, p, SG_ERR_IDEM_CONFLICT, NULL);
+			return 1;
+		}
+		/* The stored answer: audited again as released, not stored again. */
+		p->out = stored_out;
+		p->out_len = stored_len;
+		p->rec.out = NULL;
+		p->rec.out_len = 0;
+		p->rec.rep.replayed = 1;
+		p->rec.has_sig = 1;
+		p->rec.idem_len = 0;
+		f->st.signatures++;
+		sg_front_finish(f, p, 0);
+		return 1;
+	}
+	if (r != SG_ERR_NOT_FOUND) {
+		sg_front_fail(f, p, SG_ERR_AUDIT_UNAVAILABLE, "idempotency store unreadable");
+		return 1;
+	}
+	sg_idem_insert(f, p);
+	return 0;
+}
+
+/* Hands the digest to the signer for key (whose algorithm is alg). */
+static void
+sg_front_to_signer(struct sg_front *f, struct sg_pending *p, const struct sg_key_entry *key,
+                   enum sg_hash hash, enum sg_pad pad, const unsigned char *digest, size_t len)
+{
+	struct sg_hsm_sign_req hreq;
+	int r;
+
+	/* The algorithm of the key the request goes out for: a reload may drop or
+	 * replace the key before the signer answers. */
+	p->rec.rep.alg = key->alg;
+	memset(&hreq, 0, sizeof(hreq));
+	hreq.seq = sg_pend_seq(p);
+	snprintf(hreq.key, sizeof(hreq.key), "%s", key->name);
+	hreq.hash = hash;
+	hreq.pad = pad;
+	memcpy(hreq.digest, digest, len);
+	hreq.digest_len = len;
+	if ((r = sg_hsm_encode_sign_req(&f->sb, &hreq)) != 0 ||
+	    zmq_send(f->hsm_push, f->sb.data, f->sb.size, ZMQ_DONTWAIT) < 0) {
+		sg_front_fail(f, p, SG_ERR_HSM_UNAVAILABLE, "signer channel unavailable");
+		return;
+	}
+	p->state = SG_PEND_SIGNING;
+}
+
+/* Policy decision for a request on a key; 0, or the request is failed. */
+static int
+sg_front_decide(struct sg_front *f, struct sg_pending *p, enum sg_op op, enum sg_hash hash,
+                enum sg_pad pad)
+{
+	int r;
+
+	if ((r = sg_policy_check(f->policy, p->rec.client, op, p->rec.key, hash, pad)) == 0)
+		return 0;
+	sg_front_fail(f, p, r,
+	              r == SG_ERR_UNKNOWN_KEY   ? "unknown key"
+	              : r == SG_ERR_BAD_PADDING ? "padding not valid for this key"
+	                                        : "not allowed by policy");
+	return r;
+}
+
+/* sign.digest and sign.cms. */
 static void
 sg_front_sign(struct sg_front *f, struct sg_pending *p, const struct sg_req *req)
 {
 	const struct sg_sign_req *s = &req->u.sign;
 	const struct sg_key_entry *key;
-	struct sg_hsm_sign_req hreq;
-	struct sg_pending *twin;
-	unsigned char stored_fp[32], *stored_out = NULL;
-	size_t stored_len = 0;
+	unsigned char tbs[SG_HASH_MAX_LEN];
+	size_t tbs_len = 0;
+	time_t now;
 	enum sg_pad pad = s->pad;
 	int r;
 
@@ -693,76 +854,160 @@ sg_front_sign(struct sg_front *f, struct sg_pending *p, const struct sg_req *req
 	memcpy(p->rec.digest, s->digest, s->digest_len);
 	p->rec.digest_len = s->digest_len;
 	p->rec.meta = s->meta;
-	key = sg_key_find(f, s->key);
+	key = sg_keys_find(f->keys, s->key);
+	/* CMS signs RSA with PKCS#1 v1.5 (docs/formats.md). */
 	if (key != NULL && sg_keyalg_is_rsa(key->alg) && pad == SG_PAD_NONE)
 		pad = SG_PAD_PKCS1;
 	p->rec.pad = pad;
-	if ((r = sg_policy_check(f->policy, p->rec.client, SG_OP_SIGN_DIGEST, s->key, s->hash,
-	                         pad)) != 0) {
-		sg_front_fail(f, p, r,
-		              r == SG_ERR_UNKNOWN_KEY   ? "unknown key"
-		              : r == SG_ERR_BAD_PADDING ? "padding not valid for this key"
-		                                        : "not allowed by policy");
+	if (sg_front_decide(f, p, req->op, s->hash, pad) != 0)
 		return;
-	}
 	if (key == NULL || !key->usable) {
 		snprintf(p->why, sizeof(p->why), "key %s is not available in the HSM", s->key);
 		sg_front_fail(f, p, SG_ERR_HSM_UNAVAILABLE, NULL);
 		return;
 	}
-	if (s->idem_len > 0) {
-		memcpy(p->rec.idem, s->idem, s->idem_len);
-		p->rec.idem_len = s->idem_len;
-		if (sg_req_fingerprint(f->fp_ctx, s, pad, p->rec.req_fp) != 0) {
-			sg_front_fail(f, p, SG_ERR_INTERNAL, "cannot fingerprint the request");
-			return;
-		}
-		p->idem_hash = sg_idem_hash(p->rec.client, s->idem, s->idem_len);
-		twin = sg_idem_find(f, p->rec.client, s->idem, s->idem_len, p->idem_hash);
-		if (twin != NULL) {
-			sg_front_fail(f, p, SG_ERR_BUSY,
-			              "a request with this idempotency key is in progress; retry");
-			return;
-		}
-		r = sg_audit_idem_lookup(f->audit, p->rec.client, s->idem, s->idem_len, &p->rec.rep,
-		                         stored_fp, &stored_out, &stored_len);
-		free(stored_out);
-		if (r == 0) {
-			if (memcmp(stored_fp, p->rec.req_fp, 32) != 0) {
-				sg_front_fail(f, p, SG_ERR_IDEM_CONFLICT, NULL);
-				return;
-			}
-			/* The stored answer: audited again as released, not stored again. */
-			p->rec.rep.replayed = 1;
-			p->rec.has_sig = 1;
-			p->rec.idem_len = 0;
-			f->st.signatures++;
-			sg_front_finish(f, p, 0);
-			return;
-		}
-		if (r != SG_ERR_NOT_FOUND) {
-			sg_front_fail(f, p, SG_ERR_AUDIT_UNAVAILABLE,
-			              "idempotency store unreadable");
-			return;
-		}
-		sg_idem_insert(f, p);
-	}
-	/* The algorithm of the key the request goes out for: a reload may drop or
-	 * replace the key before the signer answers. */
-	p->rec.rep.alg = key->alg;
-	memset(&hreq, 0, sizeof(hreq));
-	hreq.seq = sg_pend_seq(p);
-	snprintf(hreq.key, sizeof(hreq.key), "%s", s->key);
-	hreq.hash = s->hash;
-	hreq.pad = pad;
-	memcpy(hreq.digest, s->digest, s->digest_len);
-	hreq.digest_len = s->digest_len;
-	if ((r = sg_hsm_encode_sign_req(&f->sb, &hreq)) != 0 ||
-	    zmq_send(f->hsm_push, f->sb.data, f->sb.size, ZMQ_DONTWAIT) < 0) {
-		sg_front_fail(f, p, SG_ERR_HSM_UNAVAILABLE, "signer channel unavailable");
+	now = time(NULL);
+	if (req->op == SG_OP_SIGN_CMS && (r = sg_keys_cert_usable(key, now)) != 0) {
+		snprintf(p->why, sizeof(p->why), "key %s: %s", s->key,
+		         r == SG_ERR_NO_CERT ? "no certificate matches it"
+		                             : "its certificate chain is not valid now");
+		sg_front_fail(f, p, r, NULL);
 		return;
 	}
-	p->state = SG_PEND_SIGNING;
+	if (sg_front_idem(f, p, s->idem, s->idem_len, s->digest, s->digest_len) != 0)
+		return;
+	if (req->op == SG_OP_SIGN_DIGEST) {
+		sg_front_to_signer(f, p, key, s->hash, pad, s->digest, s->digest_len);
+		return;
+	}
+	if ((r = sg_cms_begin_detached(&key->id, s->hash, s->digest, s->digest_len, now, &p->build,
+	                               tbs, &tbs_len)) != 0) {
+		sg_front_fail(f, p, r, "cannot build the CMS structure");
+		return;
+	}
+	sg_front_to_signer(f, p, key, s->hash, pad, tbs, tbs_len);
+}
+
+/* The next time-stamp serial number, from a durably reserved block. */
+static int
+sg_front_tsa_serial(struct sg_front *f, uint64_t *serial)
+{
+	uint64_t first;
+	int r;
+
+	if (f->tsa_serial_next == f->tsa_serial_end) {
+		if ((r = sg_audit_counter_reserve(f->audit, SG_TSA_SERIAL_COUNTER,
+		                                  SG_TSA_SERIAL_BLOCK, &first)) != 0)
+			return r;
+		f->tsa_serial_next = first;
+		f->tsa_serial_end = first + SG_TSA_SERIAL_BLOCK;
+	}
+	*serial = f->tsa_serial_next++;
+	return 0;
+}
+
+/* The imprint of a TimeStampReq, for the audit record and the policy (hash NONE if unreadable). */
+static void
+sg_tsq_imprint(const unsigned char *der, size_t len, struct sg_audit_record *rec)
+{
+	const unsigned char *q = der;
+	TS_REQ *tr;
+	TS_MSG_IMPRINT *mi;
+	X509_ALGOR *alg;
+	ASN1_OCTET_STRING *md;
+	const ASN1_OBJECT *obj;
+	enum sg_hash h;
+
+	rec->hash = SG_HASH_NONE;
+	rec->digest_len = 0;
+	if ((tr = d2i_TS_REQ(NULL, &q, (long)len)) == NULL)
+		return;
+	if ((mi = TS_REQ_get_msg_imprint(tr)) != NULL &&
+	    (alg = TS_MSG_IMPRINT_get_algo(mi)) != NULL &&
+	    (md = TS_MSG_IMPRINT_get_msg(mi)) != NULL) {
+		X509_ALGOR_get0(&obj, NULL, NULL, alg);
+		if (sg_cms_hash_by_obj(obj, &h) == 0 &&
+		    (size_t)ASN1_STRING_length(md) == sg_hash_len(h)) {
+			rec->hash = h;
+			memcpy(rec->digest, ASN1_STRING_get0_data(md), sg_hash_len(h));
+			rec->digest_len = sg_hash_len(h);
+		}
+	}
+	TS_REQ_free(tr);
+}
+
+static void
+sg_front_timestamp(struct sg_front *f, struct sg_pending *p, const struct sg_req *req)
+{
+	const struct sg_ts_req *t = &req->u.ts;
+	const struct sg_tsa *tsa = sg_keys_tsa(f->keys);
+	const struct sg_key_entry *key;
+	const struct sg_policy_key *pk;
+	unsigned char tbs[SG_HASH_MAX_LEN], *made = NULL;
+	const unsigned char *tsq = t->tsq;
+	size_t tsq_len = t->tsq_len, made_len = 0, tbs_len = 0;
+	unsigned ops = 0, hashes = 0;
+	struct timespec now;
+	uint64_t serial;
+	int r, failinfo = 0;
+	enum sg_pad pad;
+
+	p->rec.meta = t->meta;
+	if (tsa == NULL || (key = sg_keys_find(f->keys, sg_keys_tsa_key(f->keys))) == NULL) {
+		sg_front_fail(f, p, SG_ERR_NO_TSA, NULL);
+		return;
+	}
+	snprintf(p->rec.key, sizeof(p->rec.key), "%s", key->name);
+	pad = sg_keyalg_is_rsa(key->alg) ? SG_PAD_PKCS1 : SG_PAD_NONE;
+	p->rec.pad = pad;
+	/* May the client time-stamp at all?  The hash is decided below, once known. */
+	if ((pk = sg_policy_key_by_name(f->policy, key->name)) != NULL)
+		sg_policy_key_grants(f->policy, p->rec.client, pk, &ops, &hashes);
+	if ((ops & (1u << SG_OP_TIMESTAMP)) == 0) {
+		sg_front_fail(f, p, SG_ERR_DENIED, "not allowed by policy");
+		return;
+	}
+	if (tsq_len == 0) {
+		/* The imprint form: the request `openssl ts -query -cert` would make. */
+		if ((r = sg_tsa_make_request(t->hash, t->digest, t->digest_len, 1, NULL, 0, &made,
+		                             &made_len)) != 0) {
+			sg_front_fail(f, p, r, "cannot build the time-stamp request");
+			return;
+		}
+		tsq = made;
+		tsq_len = made_len;
+	}
+	sg_tsq_imprint(tsq, tsq_len, &p->rec);
+	/* An unreadable request or hash is the TSA's to reject (badDataFormat, badAlg). */
+	if (p->rec.hash != SG_HASH_NONE &&
+	    sg_front_decide(f, p, SG_OP_TIMESTAMP, p->rec.hash, pad) != 0)
+		goto out;
+	if (sg_front_idem(f, p, t->idem, t->idem_len, tsq, tsq_len) != 0)
+		goto out;
+	if ((r = sg_front_tsa_serial(f, &serial)) != 0) {
+		sg_front_fail(f, p, r, "cannot reserve time-stamp serial numbers");
+		goto out;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	if ((r = sg_tsa_begin(tsa, tsq, tsq_len, serial, &now, &p->build, tbs, &tbs_len, &p->out,
+	                      &p->out_len, &failinfo)) != 0) {
+		sg_front_fail(f, p, r, "cannot build the time-stamp");
+		goto out;
+	}
+	p->rec.rep.alg = key->alg;
+	p->rec.rep.hash = (enum sg_hash)f->tsa_cfg->sign_hash;
+	snprintf(p->rec.rep.key, sizeof(p->rec.rep.key), "%s", key->name);
+	if (p->build == NULL) {
+		/* Rejected: answered with the rejection, recorded without a signature. */
+		p->ts_status = 2;
+		sg_debug("time-stamp request %llu of %s rejected (failure info 0x%x)",
+		         (unsigned long long)p->rec.req_id, p->rec.client, (unsigned)failinfo);
+		sg_front_finish(f, p, 0);
+		goto out;
+	}
+	sg_front_to_signer(f, p, key, (enum sg_hash)f->tsa_cfg->sign_hash, pad, tbs, tbs_len);
+out:
+	free(made);
 }
 
 /* Resolves the sender of a message from its User-Id (set by ZAP) against the current policy. */
@@ -801,7 +1046,8 @@ sg_drain_more(void *s)
  * other outcome, without an audit record (docs/protocol.md says so).
  */
 static void
-sg_front_refuse_overload(struct sg_front *f, zmq_msg_t *rid, zmq_msg_t *body, const char *client)
+sg_front_refuse_overload(struct sg_front *f, void *sock, zmq_msg_t *rid, zmq_msg_t *body,
+                         const char *client)
 {
 	struct sg_req req;
 	char why[SG_WHY_MAX];
@@ -816,18 +1062,24 @@ sg_front_refuse_overload(struct sg_front *f, zmq_msg_t *rid, zmq_msg_t *body, co
 	    sg_wire_encode_err(&f->sb, have_id ? req.id : 0, SG_ERR_BUSY,
 	                       "the appliance has too many requests in flight; retry") != 0)
 		return;
-	if (zmq_send(f->router, zmq_msg_data(rid), zmq_msg_size(rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
-	        0 ||
-	    zmq_send(f->router, f->sb.data, f->sb.size, ZMQ_DONTWAIT) < 0)
+	if (zmq_send(sock, zmq_msg_data(rid), zmq_msg_size(rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(sock, f->sb.data, f->sb.size, ZMQ_DONTWAIT) < 0)
 		f->st.undeliverable++;
 	else
 		f->st.replies++;
 }
 
+/*
+ * One request from sock: the CURVE router (the client is who its User-Id
+ * says) or the HTTP listener's router (the client is the configured
+ * HTTP-only client).
+ */
 static void
-sg_front_on_request(struct sg_front *f)
+sg_front_on_request(struct sg_front *f, void *sock)
 {
 	const struct sg_policy_client *client;
+	const char *name;
+	int via_http = sock == f->http_router;
 	struct sg_pending *p;
 	zmq_msg_t rid, body;
 	struct sg_req req;
@@ -837,33 +1089,42 @@ sg_front_on_request(struct sg_front *f)
 
 	zmq_msg_init(&rid);
 	zmq_msg_init(&body);
-	if (zmq_msg_recv(&rid, f->router, ZMQ_DONTWAIT) < 0)
+	if (zmq_msg_recv(&rid, sock, ZMQ_DONTWAIT) < 0)
 		goto out;
-	if (zmq_getsockopt(f->router, ZMQ_RCVMORE, &more, &msz) != 0 || !more)
+	if (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &msz) != 0 || !more)
 		goto out;
-	if (zmq_msg_recv(&body, f->router, ZMQ_DONTWAIT) < 0)
+	if (zmq_msg_recv(&body, sock, ZMQ_DONTWAIT) < 0)
 		goto out;
-	zmq_getsockopt(f->router, ZMQ_RCVMORE, &more, &msz);
-	if ((client = sg_front_client(f, &body)) == NULL) {
+	zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &msz);
+	if (via_http) {
+		/* Not in the policy, or not HTTP-only: every request is denied below. */
+		name = f->http_client;
+		client = sg_policy_client_by_name(f->policy, name);
+		if (client != NULL && !sg_policy_client_is_http(client))
+			client = NULL;
+	} else if ((client = sg_front_client(f, &body)) == NULL) {
 		/* Admitted under an older policy that no longer lists it: silence. */
 		f->st.dropped_unknown++;
-		sg_drain_more(f->router);
+		sg_drain_more(sock);
 		sg_debug("dropped a message from a client no longer in the policy");
 		goto out;
+	} else {
+		name = sg_policy_client_name(client);
 	}
 	f->st.requests++;
 	f->last_request_ms = sg_now_ms();
 	if (zmq_msg_size(&rid) > SG_RID_MAX || (p = sg_pend_alloc(f)) == NULL) {
-		sg_drain_more(f->router);
-		sg_front_refuse_overload(f, &rid, &body, sg_policy_client_name(client));
+		sg_drain_more(sock);
+		sg_front_refuse_overload(f, sock, &rid, &body, name);
 		goto out;
 	}
 	memcpy(p->rid, zmq_msg_data(&rid), zmq_msg_size(&rid));
 	p->rid_len = zmq_msg_size(&rid);
-	snprintf(p->rec.client, sizeof(p->rec.client), "%s", sg_policy_client_name(client));
+	p->via_http = via_http;
+	snprintf(p->rec.client, sizeof(p->rec.client), "%s", name);
 	if (more) {
 		/* One frame per request: extra frames make it malformed. */
-		sg_drain_more(f->router);
+		sg_drain_more(sock);
 		sg_front_fail(f, p, SG_ERR_MALFORMED, "a request is exactly one frame");
 		goto out;
 	}
@@ -877,6 +1138,11 @@ sg_front_on_request(struct sg_front *f)
 	}
 	if (f->draining) {
 		sg_front_fail(f, p, SG_ERR_SHUTTING_DOWN, NULL);
+		goto out;
+	}
+	if (client == NULL) {
+		sg_front_fail(f, p, SG_ERR_DENIED,
+		              "the HTTP client is not an HTTP-only client of the policy");
 		goto out;
 	}
 	cap = sg_policy_client_max_inflight(client);
@@ -897,7 +1163,11 @@ sg_front_on_request(struct sg_front *f)
 		sg_front_fail(f, p, r, r != 0 ? "not allowed by policy" : NULL);
 		break;
 	case SG_OP_SIGN_DIGEST:
+	case SG_OP_SIGN_CMS:
 		sg_front_sign(f, p, &req);
+		break;
+	case SG_OP_TIMESTAMP:
+		sg_front_timestamp(f, p, &req);
 		break;
 	case SG_OP_NONE:
 	default:
@@ -909,12 +1179,29 @@ out:
 	zmq_msg_close(&body);
 }
 
+/* Up to 256 requests waiting on sock, then back to the loop. */
+static void
+sg_front_on_requests(struct sg_front *f, void *sock)
+{
+	int k;
+
+	for (k = 0; k < 256; k++) {
+		int ev = 0;
+		size_t esz = sizeof(ev);
+
+		sg_front_on_request(f, sock);
+		if (zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &esz) != 0 || !(ev & ZMQ_POLLIN))
+			break;
+	}
+}
+
 static void
 sg_front_on_signed(struct sg_front *f)
 {
 	struct sg_hsm_sign_rep rep;
 	struct sg_pending *p;
 	zmq_msg_t msg;
+	int r;
 
 	zmq_msg_init(&msg);
 	if (zmq_msg_recv(&msg, f->hsm_pull, ZMQ_DONTWAIT) < 0)
@@ -931,9 +1218,22 @@ sg_front_on_signed(struct sg_front *f)
 		sg_front_fail(f, p, rep.err, sg_strerror(rep.err));
 		goto out;
 	}
+	if (p->rec.op == SG_OP_SIGN_CMS || p->rec.op == SG_OP_TIMESTAMP) {
+		r = p->rec.op == SG_OP_SIGN_CMS
+		        ? sg_cms_finish(p->build, rep.sig, rep.sig_len, &p->out, &p->out_len)
+		        : sg_tsa_finish(p->build, rep.sig, rep.sig_len, &p->out, &p->out_len);
+		if (r != 0) {
+			sg_front_fail(f, p, r, sg_strerror(r));
+			goto out;
+		}
+		/* Stored with the idempotency key, so that a retry gets these very bytes. */
+		p->rec.out = p->out;
+		p->rec.out_len = p->out_len;
+	}
 	p->rec.has_sig = 1;
 	snprintf(p->rec.rep.key, sizeof(p->rec.rep.key), "%s", p->rec.key);
-	p->rec.rep.hash = p->rec.hash;
+	if (p->rec.op != SG_OP_TIMESTAMP)
+		p->rec.rep.hash = p->rec.hash; /* a time-stamp's is the token signature's */
 	p->rec.rep.pad = p->rec.pad;
 	memcpy(p->rec.rep.sig, rep.sig, rep.sig_len);
 	p->rec.rep.sig_len = rep.sig_len;
@@ -1071,8 +1371,8 @@ sg_front_abandon_signing(struct sg_front *f)
 int
 sg_front_run(struct sg_front *f, int sigfd)
 {
-	zmq_pollitem_t items[5];
-	int n, linger = SG_DRAIN_LINGER_MS;
+	zmq_pollitem_t items[6];
+	int n, nitems = f->http_router != NULL ? 6 : 5, linger = SG_DRAIN_LINGER_MS;
 
 	memset(items, 0, sizeof(items));
 	items[0].socket = f->router;
@@ -1085,12 +1385,14 @@ sg_front_run(struct sg_front *f, int sigfd)
 	items[3].events = ZMQ_POLLIN;
 	items[4].fd = sigfd;
 	items[4].events = ZMQ_POLLIN;
+	items[5].socket = f->http_router;
+	items[5].events = ZMQ_POLLIN;
 	for (;;) {
 		if (f->draining && sg_front_drained(f))
 			break;
 		if (f->draining)
 			sg_front_abandon_signing(f);
-		n = zmq_poll(items, 5, f->draining ? 50 : -1);
+		n = zmq_poll(items, nitems, f->draining ? 50 : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1115,19 +1417,10 @@ sg_front_run(struct sg_front *f, int sigfd)
 		}
 		if (items[1].revents & ZMQ_POLLIN)
 			sg_zap_handle(f->zap, f->draining ? NULL : f->policy, &f->st.refused);
-		if (items[0].revents & ZMQ_POLLIN) {
-			int k;
-
-			for (k = 0; k < 256; k++) {
-				int ev = 0;
-				size_t esz = sizeof(ev);
-
-				sg_front_on_request(f);
-				if (zmq_getsockopt(f->router, ZMQ_EVENTS, &ev, &esz) != 0 ||
-				    !(ev & ZMQ_POLLIN))
-					break;
-			}
-		}
+		if (items[0].revents & ZMQ_POLLIN)
+			sg_front_on_requests(f, f->router);
+		if (nitems > 5 && (items[5].revents & ZMQ_POLLIN))
+			sg_front_on_requests(f, f->http_router);
 		if ((items[4].revents & ZMQ_POLLIN) && !sg_front_on_signal(f, sigfd) &&
 		    !f->draining)
 			sg_front_start_drain(f);

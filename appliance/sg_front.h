@@ -45,7 +45,10 @@ struct sg_front_stats {
  * every endpoint of cfg.  policy becomes owned by the front; audit is
  * borrowed and must be started.  server_secret is the CURVE server secret
  * key (Z85); it is only passed to ZeroMQ.  config_path is remembered for
- * reloads.  Returns 0 or a negative SG_ERR_* with why.
+ * reloads.  cfg itself must outlive the front (its tsa section is used at
+ * every reload).  With cfg->http enabled it also starts the HTTP listener
+ * (sg_http), whose requests act as the HTTP-only client cfg->http.client.
+ * Returns 0 or a negative SG_ERR_* with why.
  */
 int sg_front_new(const struct sg_config *cfg, const char *config_path, struct sg_policy *policy,
                  struct sg_audit *audit, struct sg_signer *signer,
