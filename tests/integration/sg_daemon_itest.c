@@ -198,13 +198,20 @@ test_keys_list(void **state)
 	int seen = 0;
 
 	assert_int_equal(send_req(s, &req, &rep), 0);
-	assert_int_equal(rep.u.keys.n, 4);
+	/* The four build-signing keys, and the TSA key for timestamp only. */
+	assert_int_equal(rep.u.keys.n, 5);
 	for (i = 0; i < rep.u.keys.n; i++) {
 		const struct sg_key_info *k = &rep.u.keys.keys[i];
 		EVP_PKEY *pk1 = pub_from_der(k->pub, k->pub_len);
 
 		/* release-signing exists in the token but the CI client may not use it */
 		assert_string_not_equal(k->name, "release-signing");
+		if (strcmp(k->name, "tsa") == 0) {
+			assert_int_equal(k->ops, 1u << SG_OP_TIMESTAMP);
+			seen |= 4;
+			EVP_PKEY_free(pk1);
+			continue;
+		}
 		assert_true(k->ops & (1u << SG_OP_SIGN_DIGEST));
 		assert_int_equal(k->hashes, (1u << SG_HASH_SHA256) | (1u << SG_HASH_SHA384) |
 		                                (1u << SG_HASH_SHA512));
@@ -218,7 +225,7 @@ test_keys_list(void **state)
 		}
 		EVP_PKEY_free(pk1);
 	}
-	assert_int_equal(seen, 3);
+	assert_int_equal(seen, 7);
 	sg_rep_clear(&rep);
 	zmq_close(s);
 }
