@@ -5,11 +5,18 @@
  */
 #include "signet.h"
 #include "sg_client_priv.h"
+#include "sg_cms.h"
+#include "sg_tsa.h"
 #include "sg_secret.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ts.h>
 
 int
 signet_ping(struct signet_client *c, struct sg_ping_rep *out)
@@ -182,5 +189,104 @@ signet_timestamp(struct signet_client *c, struct sg_ts_req *treq, struct sg_blob
 	sg_take_blob(&rep, out);
 out:
 	sg_rep_clear(&rep);
+	return r;
+}
+
+/* 1 if the granted TimeStampResp tsr echoes nonce[0..len) (big-endian). */
+static int
+sg_tsr_nonce_is(const unsigned char *tsr, size_t tsr_len, const unsigned char *nonce, size_t len)
+{
+	const unsigned char *q = tsr;
+	TS_RESP *resp;
+	TS_TST_INFO *tst;
+	const ASN1_INTEGER *got;
+	BIGNUM *a = NULL, *b = NULL;
+	int same = 0;
+
+	if ((resp = d2i_TS_RESP(NULL, &q, (long)tsr_len)) == NULL)
+		return 0;
+	if ((tst = TS_RESP_get_tst_info(resp)) != NULL &&
+	    (got = TS_TST_INFO_get_nonce(tst)) != NULL &&
+	    (a = ASN1_INTEGER_to_BN(got, NULL)) != NULL &&
+	    (b = BN_bin2bn(nonce, (int)len, NULL)) != NULL)
+		same = BN_cmp(a, b) == 0;
+	BN_free(a);
+	BN_free(b);
+	TS_RESP_free(resp);
+	return same;
+}
+
+int
+signet_sign_cms_timestamped(struct signet_client *c, struct sg_sign_req *sreq,
+                            struct sg_blob_rep *out)
+{
+	struct sg_blob_rep cms, ts;
+	struct sg_ts_req treq;
+	unsigned char *sigval = NULL, *tsq = NULL, *stamped = NULL, nonce[8];
+	unsigned char imprint[SG_HASH_MAX_LEN];
+	size_t sigval_len = 0, tsq_len = 0, stamped_len = 0;
+	unsigned imprint_len = 0;
+	int r;
+
+	memset(&cms, 0, sizeof(cms));
+	memset(&ts, 0, sizeof(ts));
+	memset(out, 0, sizeof(*out));
+	if ((r = signet_sign_cms(c, sreq, &cms)) != 0)
+		goto out;
+	/* RFC 3161 appendix A: the token's imprint is the hash of the signature value. */
+	if ((r = sg_cms_signature_value(cms.data, cms.len, &sigval, &sigval_len)) != 0) {
+		sg_client_seterr(c, "the appliance's CMS has no single signature: %s",
+		                 sg_strerror(r));
+		goto out;
+	}
+	if (EVP_Digest(sigval, sigval_len, imprint, &imprint_len, EVP_sha256(), NULL) != 1 ||
+	    RAND_bytes(nonce, sizeof(nonce)) != 1) {
+		r = SG_ERR_INTERNAL;
+		goto out;
+	}
+	nonce[0] &= 0x7f; /* a positive INTEGER of 8 bytes at most */
+	if ((r = sg_tsa_make_request(SG_HASH_SHA256, imprint, imprint_len, 1, nonce, sizeof(nonce),
+	                             &tsq, &tsq_len)) != 0)
+		goto out;
+	memset(&treq, 0, sizeof(treq));
+	if (tsq_len > sizeof(treq.tsq)) {
+		r = SG_ERR_INTERNAL;
+		goto out;
+	}
+	memcpy(treq.tsq, tsq, tsq_len);
+	treq.tsq_len = tsq_len;
+	treq.meta = sreq->meta;
+	if ((r = signet_timestamp(c, &treq, &ts)) != 0)
+		goto out;
+	if (ts.status > 1) {
+		sg_client_seterr(c, "the time-stamping authority rejected the request (status %u)",
+		                 ts.status);
+		r = SG_ERR_DENIED;
+		goto out;
+	}
+	if (!sg_tsr_nonce_is(ts.data, ts.len, nonce, sizeof(nonce))) {
+		sg_client_seterr(c, "the time-stamp does not answer this request (nonce)");
+		r = SG_ERR_MALFORMED;
+		goto out;
+	}
+	if ((r = sg_cms_add_timestamp(cms.data, cms.len, ts.data, ts.len, &stamped,
+	                              &stamped_len)) != 0) {
+		sg_client_seterr(c, "cannot embed the time-stamp: %s", sg_strerror(r));
+		goto out;
+	}
+	/* The reply as sign.cms gave it, with the time-stamped DER instead. */
+	free(cms.data);
+	cms.data = NULL;
+	*out = cms;
+	out->data = stamped;
+	out->len = stamped_len;
+	stamped = NULL;
+	r = 0;
+out:
+	free(cms.data);
+	free(ts.data);
+	free(sigval);
+	free(tsq);
+	free(stamped);
 	return r;
 }

@@ -230,6 +230,18 @@ int signet_sign_cms(struct signet_client *c, struct sg_sign_req *req, struct sg_
  */
 int signet_timestamp(struct signet_client *c, struct sg_ts_req *req, struct sg_blob_rep *out);
 
+/*
+ * sign.cms, then timestamp over the signature: the CMS of signet_sign_cms
+ * with an RFC 3161 token from the appliance's TSA embedded as the unsigned
+ * attribute id-aa-signatureTimeStampToken (RFC 3161 appendix A).  The token
+ * request carries a random nonce, which the answer must echo
+ * (SG_ERR_MALFORMED otherwise); a rejected request is SG_ERR_DENIED.  Two
+ * requests, each audited; the client needs sign.cms on the key and
+ * timestamp on the TSA.  out->data is released with free().
+ */
+int signet_sign_cms_timestamped(struct signet_client *c, struct sg_sign_req *req,
+                                struct sg_blob_rep *out);
+
 /* ---- Local cryptography (no appliance involved) ---- */
 
 /*
