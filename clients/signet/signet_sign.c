@@ -4,6 +4,7 @@
  * key's public key and writes FILE.sig atomically.
  */
 #include "signet_cli.h"
+#include "signet_file.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -87,17 +88,17 @@ sign_fill(void *arg, size_t i, struct sg_req *req)
 	struct sign_ctx *x = arg;
 	struct sign_file *f = &x->files[i];
 	struct sg_sign_req *s = &req->u.sign;
+	char why[512];
 	int r;
 
 	if (f->err != 0)
 		return 1;
-	if ((r = signet_hash_file(f->path, x->hash, f->digest, &f->digest_len, &f->size)) != 0) {
+	if ((r = cli_hash_file(f->path, sg_hash_md(x->hash), f->digest, &f->digest_len, &f->size,
+	                       why, sizeof(why))) != 0) {
+		/* Nothing was sent: a file that changed while hashed is never signed. */
 		f->err = r;
-		snprintf(f->msg, sizeof(f->msg), "%s",
-		         r == SG_ERR_NOT_FOUND ? "no such file"
-		         : r == SG_ERR_CHANGED ? "the file changed while it was being hashed"
-		         : r == SG_ERR_IO      ? "cannot read it (not a readable regular file)"
-		                               : sg_strerror(r));
+		snprintf(f->msg, sizeof(f->msg), "%s%s", r == SG_ERR_CHANGED ? "refused: " : "",
+		         why);
 		return 1;
 	}
 	req->op = SG_OP_SIGN_DIGEST;

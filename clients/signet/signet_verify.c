@@ -4,6 +4,7 @@
  * file or from the appliance's keys.list.
  */
 #include "signet_cli.h"
+#include "signet_file.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,7 @@ cli_cmd_verify(struct cli *cli, int argc, char **argv)
 	enum sg_hash h;
 	enum sg_pad p = SG_PAD_NONE;
 	size_t sig_len = 0, dlen = 0;
+	char why[512];
 	int ch, r, code = CLI_USAGE;
 
 	opterr = 0;
@@ -115,8 +117,8 @@ cli_cmd_verify(struct cli *cli, int argc, char **argv)
 		                                          : sg_strerror(r));
 		goto out;
 	}
-	if ((r = signet_hash_file(file, h, digest, &dlen, NULL)) != 0) {
-		code = cli_fail(cli, r, "%s: %s", file, sg_strerror(r));
+	if ((r = cli_hash_file(file, sg_hash_md(h), digest, &dlen, NULL, why, sizeof(why))) != 0) {
+		code = cli_fail(cli, r, "%s: %s", file, why);
 		goto out;
 	}
 	if (pem != NULL) {

@@ -10,6 +10,8 @@
  *          one session per thread, C_SignInit + C_Sign [+ C_Verify]) signs
  *          for S seconds with the same key, and the ratio of the two is
  *          printed.
+ *   hash   the signet CLI's streaming file hash against `openssl dgst` on
+ *          the same file (hash_bench.c).
  *
  * Output: key=value lines on stdout, one per measurement; diagnostics on
  * stderr.  Nothing here asserts a timing: the figures are for people to read
@@ -30,6 +32,8 @@
  * thread could not connect, a bad signature, a baseline failure), 2 usage.
  */
 #include "signet.h"
+
+#include "hash_bench.h"
 
 #include "sg_alg.h"
 #include "sg_err.h"
@@ -319,6 +323,7 @@ static int cmd_sign(int argc, char **argv);
 
 static const struct cmd cmds[] = {
     {"sign", cmd_sign, "sign.digest throughput and latency against raw PKCS#11 signing"},
+    {"hash", cmd_hash, "the CLI's streaming file hash against openssl dgst (hash_bench.c)"},
 };
 
 static const char sign_usage[] =
