@@ -280,7 +280,8 @@ sg_http_set_err(struct sg_http_out *out, unsigned status, const char *err, const
 
 /*
  * Wire error -> HTTP.  Errors about the client's input are 400; refusals by
- * policy 403; transient conditions 503 with Retry-After; anything else
+ * policy 403; transient conditions 503 with Retry-After, a missing TSA 503
+ * without; anything else
  * (errors in a request sg_http built itself, HSM or key failures) is 500
  * "internal", without detail: the detail goes to the log.
  */
@@ -302,6 +303,10 @@ sg_http_map_err(const struct sg_rep *rep, struct sg_http_out *out)
 	case SG_ERR_AUDIT_UNAVAILABLE:
 		sg_http_set_err(out, MHD_HTTP_SERVICE_UNAVAILABLE, sg_err_name(err), NULL,
 		                SG_HTTP_RETRY_UNAVAILABLE);
+		break;
+	case SG_ERR_NO_TSA:
+		/* Not configured, or its key or certificate unusable: no retry hint. */
+		sg_http_set_err(out, MHD_HTTP_SERVICE_UNAVAILABLE, sg_err_name(err), NULL, 0);
 		break;
 	case SG_ERR_MALFORMED:
 	case SG_ERR_BAD_VALUE:

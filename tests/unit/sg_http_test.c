@@ -585,6 +585,7 @@ test_wire_errors(void **state)
 	    {SG_ERR_SHUTTING_DOWN, 503, "shutting_down\n", "5"},
 	    {SG_ERR_HSM_UNAVAILABLE, 503, "hsm_unavailable\n", "5"},
 	    {SG_ERR_AUDIT_UNAVAILABLE, 503, "audit_unavailable\n", "5"},
+	    {SG_ERR_NO_TSA, 503, "no_tsa\n", NULL},
 	    {SG_ERR_MALFORMED, 400, "malformed\n", NULL},
 	    {SG_ERR_BAD_VALUE, 400, "bad_value\n", NULL},
 	    {SG_ERR_TOO_LARGE, 400, "too_large\n", NULL},
