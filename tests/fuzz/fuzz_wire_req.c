@@ -6,8 +6,13 @@
  * Invariants checked:
  *  - the result is 0 or a known negative SG_ERR_*; why is a terminated string;
  *  - a decoded request has an id >= 1 and a known op, and *have_id is set;
+ *  - a decoded sign.cms has no padding; a decoded timestamp has exactly one
+ *    of its two forms (a DER request of 1..SG_TSQ_MAX bytes, or a known hash
+ *    with a digest of that hash's length);
  *  - round trip: a decoded request re-encodes with sg_wire_encode_req(), the
- *    encoding decodes again to the same request, and re-encoding that gives
+ *    encoding decodes again to the same request (every field of every op:
+ *    sign.digest and sign.cms key, hash, digest, pad, idem, meta; timestamp
+ *    tsq bytes or hash and digest, idem, meta), and re-encoding that gives
  *    the same bytes (the encoder's output is a fixed point).
  */
 #include "fuzz.h"
@@ -30,18 +35,76 @@ sg_meta_equal(const struct sg_meta *a, const struct sg_meta *b)
 }
 
 static int
-sg_req_equal(const struct sg_req *a, const struct sg_req *b)
+sg_sign_req_equal(const struct sg_sign_req *x, const struct sg_sign_req *y)
 {
-	const struct sg_sign_req *x = &a->u.sign, *y = &b->u.sign;
-
-	if (a->id != b->id || a->op != b->op)
-		return 0;
-	if (a->op != SG_OP_SIGN_DIGEST)
-		return 1;
 	return strcmp(x->key, y->key) == 0 && x->hash == y->hash &&
 	       x->digest_len == y->digest_len && memcmp(x->digest, y->digest, x->digest_len) == 0 &&
 	       x->pad == y->pad && x->idem_len == y->idem_len &&
 	       memcmp(x->idem, y->idem, x->idem_len) == 0 && sg_meta_equal(&x->meta, &y->meta);
+}
+
+static int
+sg_ts_req_equal(const struct sg_ts_req *x, const struct sg_ts_req *y)
+{
+	return x->tsq_len == y->tsq_len && memcmp(x->tsq, y->tsq, x->tsq_len) == 0 &&
+	       x->hash == y->hash && x->digest_len == y->digest_len &&
+	       memcmp(x->digest, y->digest, x->digest_len) == 0 && x->idem_len == y->idem_len &&
+	       memcmp(x->idem, y->idem, x->idem_len) == 0 && sg_meta_equal(&x->meta, &y->meta);
+}
+
+static int
+sg_req_equal(const struct sg_req *a, const struct sg_req *b)
+{
+	if (a->id != b->id || a->op != b->op)
+		return 0;
+	switch (a->op) {
+	case SG_OP_PING:
+	case SG_OP_KEYS_LIST:
+		return 1;
+	case SG_OP_SIGN_DIGEST:
+	case SG_OP_SIGN_CMS:
+		return sg_sign_req_equal(&a->u.sign, &b->u.sign);
+	case SG_OP_TIMESTAMP:
+		return sg_ts_req_equal(&a->u.ts, &b->u.ts);
+	case SG_OP_NONE:
+	default:
+		return 0;
+	}
+}
+
+/* The per-op contract of a decoded request (sg_wire.h, docs/protocol.md). */
+static void
+sg_req_check(const struct sg_req *q)
+{
+	const struct sg_sign_req *s = &q->u.sign;
+	const struct sg_ts_req *t = &q->u.ts;
+
+	switch (q->op) {
+	case SG_OP_SIGN_DIGEST:
+	case SG_OP_SIGN_CMS:
+		SG_FUZZ_CHECK(s->key[0] != '\0' && sg_wire_name_valid(s->key, strlen(s->key)));
+		SG_FUZZ_CHECK(sg_hash_name(s->hash) != NULL &&
+		              s->digest_len == sg_hash_len(s->hash));
+		SG_FUZZ_CHECK(q->op == SG_OP_SIGN_DIGEST || s->pad == SG_PAD_NONE);
+		SG_FUZZ_CHECK(s->idem_len <= SG_IDEM_MAX);
+		break;
+	case SG_OP_TIMESTAMP:
+		if (t->tsq_len > 0) {
+			SG_FUZZ_CHECK(t->tsq_len <= SG_TSQ_MAX);
+			SG_FUZZ_CHECK(t->hash == SG_HASH_NONE && t->digest_len == 0);
+		} else {
+			SG_FUZZ_CHECK(sg_hash_name(t->hash) != NULL &&
+			              t->digest_len == sg_hash_len(t->hash));
+		}
+		SG_FUZZ_CHECK(t->idem_len <= SG_IDEM_MAX);
+		break;
+	case SG_OP_PING:
+	case SG_OP_KEYS_LIST:
+		break;
+	case SG_OP_NONE:
+	default:
+		sg_fuzz_fail("decoded request with an unknown op", __FILE__, __LINE__);
+	}
 }
 
 int
@@ -66,6 +129,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	SG_FUZZ_CHECK(have_id && a.id != 0);
 	SG_FUZZ_CHECK(a.op > SG_OP_NONE && a.op < SG_OP_COUNT);
+	sg_req_check(&a);
 
 	SG_FUZZ_CHECK(sg_wire_encode_req(&sg_sb1, &a) == 0);
 	/* The canonical encoding is never longer than what was accepted. */
