@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -1198,6 +1199,84 @@ test_cms_add_timestamp(void **state)
 	free(cms);
 }
 
+/*
+ * One TSA, four threads: every grant finishes (its signature checked by
+ * sg_tsa_finish) with its own serial.  No assertion inside the threads.
+ */
+struct worker {
+	pthread_t th;
+	int id, ok;
+	unsigned char *req;
+	size_t req_len;
+};
+
+static void *
+worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct timespec now;
+	struct sg_cms_build *b;
+	unsigned char tbs[SG_HASH_MAX_LEN], sig[128], *resp;
+	const unsigned char *p;
+	size_t tbs_len, resp_len, sig_len;
+	EVP_PKEY_CTX *c;
+	TS_RESP *r;
+	int i, fail;
+
+	for (i = 0; i < 25; i++) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (sg_tsa_begin(g.ec, w->req, w->req_len, (uint64_t)(w->id * 1000 + i), &now, &b,
+		                 tbs, &tbs_len, &resp, &resp_len, &fail) != 0 ||
+		    b == NULL)
+			return NULL;
+		sig_len = sizeof(sig);
+		c = EVP_PKEY_CTX_new(g.ec_key, NULL);
+		if (c == NULL || EVP_PKEY_sign_init(c) != 1 ||
+		    EVP_PKEY_sign(c, sig, &sig_len, tbs, tbs_len) != 1 ||
+		    sg_tsa_finish(b, sig, sig_len, &resp, &resp_len) != 0) {
+			EVP_PKEY_CTX_free(c);
+			sg_cms_build_free(b);
+			return NULL;
+		}
+		EVP_PKEY_CTX_free(c);
+		sg_cms_build_free(b);
+		p = resp;
+		r = d2i_TS_RESP(NULL, &p, (long)resp_len);
+		if (r != NULL && ASN1_INTEGER_get(TS_TST_INFO_get_serial(
+		                     TS_RESP_get_tst_info(r))) == w->id * 1000 + i)
+			w->ok++;
+		TS_RESP_free(r);
+		free(resp);
+	}
+	return NULL;
+}
+
+static void
+test_tsa_threads(void **state)
+{
+	struct worker w[4];
+	unsigned char dig[32] = {0};
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		w[i].id = i + 1;
+		w[i].ok = 0;
+		dig[0] = (unsigned char)i;
+		assert_int_equal(sg_tsa_make_request(SG_HASH_SHA256, dig, 32, i & 1, dig, 8,
+		                                     &w[i].req, &w[i].req_len),
+		                 0);
+	}
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&w[i].th, NULL, worker_run, &w[i]), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(w[i].th, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(w[i].ok, 25);
+		free(w[i].req);
+	}
+}
+
 int
 main(void)
 {
@@ -1213,6 +1292,7 @@ main(void)
 	    cmocka_unit_test(test_tsa_reject_api),
 	    cmocka_unit_test(test_tsa_new_refuses),
 	    cmocka_unit_test(test_cms_add_timestamp),
+	    cmocka_unit_test(test_tsa_threads),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
