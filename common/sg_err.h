@@ -58,7 +58,25 @@
 	X(SG_ERR_TIMEOUT, -70, "timeout", "request timed out")                                     \
 	X(SG_ERR_UNAVAILABLE, -71, "unavailable", "server unavailable")                            \
 	X(SG_ERR_BAD_SIGNATURE, -72, "bad_signature", "signature does not verify")                 \
-	X(SG_ERR_CHANGED, -73, "file_changed", "file changed while it was being read")
+	X(SG_ERR_CHANGED, -73, "file_changed", "file changed while it was being read")             \
+	X(SG_ERR_CSR_INVALID, -80, "csr_invalid", "not a valid certificate signing request")       \
+	X(SG_ERR_CSR_SIGNATURE, -81, "csr_signature",                                              \
+	  "CSR signature does not verify (no proof of possession)")                                \
+	X(SG_ERR_CSR_EXTENSION, -82, "csr_extension", "CSR has an extension the profile refuses")  \
+	X(SG_ERR_UNKNOWN_PROFILE, -83, "unknown_profile", "unknown certificate profile")           \
+	X(SG_ERR_KEY_NOT_ALLOWED, -84, "key_not_allowed",                                          \
+	  "public key type or size not allowed by the profile")                                    \
+	X(SG_ERR_SUBJECT_NOT_ALLOWED, -85, "subject_not_allowed",                                  \
+	  "subject not allowed by the profile")                                                    \
+	X(SG_ERR_SAN_NOT_ALLOWED, -86, "san_not_allowed",                                          \
+	  "subject alternative name not allowed by the profile")                                   \
+	X(SG_ERR_TTL_TOO_LONG, -87, "ttl_too_long", "lifetime over the profile's maximum")         \
+	X(SG_ERR_CA_NOT_ALLOWED, -88, "ca_not_allowed",                                            \
+	  "CA certificate not allowed by the profile")                                             \
+	X(SG_ERR_UNKNOWN_SERIAL, -89, "unknown_serial", "no certificate with this serial number")  \
+	X(SG_ERR_ALREADY_REVOKED, -90, "already_revoked", "certificate already revoked")           \
+	X(SG_ERR_CEREMONY_REQUIRED, -91, "ceremony_required",                                      \
+	  "this needs a key ceremony under officer approval")
 
 enum sg_err {
 #define SG_ERR_ENUM(sym, val, name, msg) sym = (val),

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const sg_op_names[SG_OP_COUNT] = {"?",           "ping",     "keys.list",
-                                                     "sign.digest", "sign.cms", "timestamp"};
+static const char *const sg_op_names[SG_OP_COUNT] = {
+    "?",          "ping",        "keys.list",   "sign.digest", "sign.cms", "timestamp",
+    "cert.issue", "cert.revoke", "cert.status", "crl.get",     "ca.list",  "ocsp"};
 
 const char *
 sg_op_name(enum sg_op op)

@@ -49,10 +49,16 @@ enum sg_op {
 	SG_OP_PING = 1,
 	SG_OP_KEYS_LIST = 2,
 	SG_OP_SIGN_DIGEST = 3,
-	SG_OP_SIGN_CMS = 4,  /* CMS SignedData, detached, over a digest */
-	SG_OP_TIMESTAMP = 5, /* RFC 3161 time-stamp */
+	SG_OP_SIGN_CMS = 4,    /* CMS SignedData, detached, over a digest */
+	SG_OP_TIMESTAMP = 5,   /* RFC 3161 time-stamp */
+	SG_OP_CERT_ISSUE = 6,  /* a certificate from a CSR under a profile */
+	SG_OP_CERT_REVOKE = 7, /* revoke an issued certificate */
+	SG_OP_CERT_STATUS = 8, /* status of an issued certificate */
+	SG_OP_CRL_GET = 9,     /* the current CRL of a CA */
+	SG_OP_CA_LIST = 10,    /* the CAs and profiles a client may use */
+	SG_OP_OCSP = 11,       /* an OCSP request (RFC 6960), as the HTTP listener forwards it */
 };
-#define SG_OP_COUNT 6
+#define SG_OP_COUNT 12
 
 /* Client metadata of a signing request; recorded in the audit log verbatim. */
 struct sg_meta {
@@ -170,7 +176,8 @@ struct sg_rep {
 	} u;
 };
 
-/* Names of ops: "ping", "keys.list", "sign.digest", "sign.cms", "timestamp". */
+/* Names of ops: "ping", "keys.list", "sign.digest", "sign.cms", "timestamp", "cert.issue",
+ * "cert.revoke", "cert.status", "crl.get", "ca.list", "ocsp". */
 const char *sg_op_name(enum sg_op op);           /* "?" for SG_OP_NONE */
 int sg_op_parse(const char *s, enum sg_op *out); /* SG_ERR_UNKNOWN_OP */
 
