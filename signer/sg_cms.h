@@ -91,7 +91,8 @@ struct sg_cms_params {
  * the HSM signs.  Errors (nothing allocated, *out NULL): SG_ERR_INVALID_ARG
  * (NULL argument, hash not sha256/384/512, digest length != hash length,
  * digest given with content or missing without, unknown content type,
- * content too large, unsupported key type), SG_ERR_NOMEM, SG_ERR_INTERNAL.
+ * content too large, unsupported key type, a signing time ASN.1 cannot
+ * represent), SG_ERR_NOMEM, SG_ERR_INTERNAL.
  * Thread-safe as long as id's certificates are not modified meanwhile.
  */
 int sg_cms_begin(const struct sg_cms_identity *id, enum sg_hash hash, const struct sg_cms_params *p,

@@ -167,6 +167,7 @@ make_cms(X509 *cert, STACK_OF(X509) * chain, EVP_PKEY *key, enum sg_hash h, time
 	sig_len = tl_sign(key, h, tbs, tbs_len, sig, sizeof(sig));
 	assert_int_equal(sg_cms_finish(b, sig, sig_len, &der, len), 0);
 	assert_non_null(der);
+	assert_int_equal(ERR_peek_error(), 0); /* nothing left behind on success either */
 	sg_cms_build_free(b);
 	return der;
 }

@@ -194,6 +194,7 @@ grant(const struct sg_tsa *t, EVP_PKEY *key, enum sg_hash sign_hash, const unsig
 	sig_len = tl_sign(key, sign_hash, tbs, tbs_len, sig, sizeof(sig));
 	assert_int_equal(sg_tsa_finish(b, sig, sig_len, &resp, len), 0);
 	assert_non_null(resp);
+	assert_int_equal(ERR_peek_error(), 0); /* nothing left behind on success either */
 	sg_cms_build_free(b);
 	return resp;
 }
