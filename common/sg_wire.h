@@ -43,6 +43,13 @@
 #define SG_BLOB_MAX (1u << 20) /* a CMS or TimeStampResp in a reply */
 #define SG_CERTS_MAX 8         /* certificates per key in keys.list (leaf + chain) */
 #define SG_CERT_MAX 16384      /* one DER certificate */
+#define SG_CSR_MAX 16384       /* a CSR (PEM or DER) in cert.issue */
+#define SG_SANS_MAX 32         /* SANs asked for in cert.issue */
+#define SG_SAN_MAX 256         /* one SAN: "DNS:name", "IP:addr" or "URI:uri" */
+#define SG_SERIAL_MAX 20       /* a certificate serial number, big-endian (RFC 5280) */
+#define SG_OCSP_REQ_MAX 16384  /* an OCSPRequest forwarded by the HTTP listener */
+#define SG_MAX_CAS 256         /* CAs in a ca.list reply */
+#define SG_PROFILES_MAX 64     /* profiles per CA in a ca.list reply */
 
 enum sg_op {
 	SG_OP_NONE = 0,
@@ -95,6 +102,52 @@ struct sg_ts_req {
 	struct sg_meta meta;
 };
 
+/* cert.issue: a certificate for the CSR under a profile. */
+struct sg_issue_req {
+	char profile[SG_NAME_MAX + 1];
+	unsigned char csr[SG_CSR_MAX]; /* PEM or DER PKCS#10, 1..SG_CSR_MAX bytes */
+	size_t csr_len;
+	uint64_t ttl;                           /* seconds; 0 when absent (the profile's default) */
+	char sans[SG_SANS_MAX][SG_SAN_MAX + 1]; /* "DNS:...", "IP:...", "URI:..." */
+	size_t n_sans;
+	unsigned char idem[SG_IDEM_MAX];
+	size_t idem_len;
+	struct sg_meta meta;
+};
+
+/* RFC 5280 CRLReason values used on the wire (names in docs/protocol.md). */
+enum sg_reason {
+	SG_REASON_UNSPECIFIED = 0,
+	SG_REASON_KEY_COMPROMISE = 1,
+	SG_REASON_CA_COMPROMISE = 2,
+	SG_REASON_AFFILIATION_CHANGED = 3,
+	SG_REASON_SUPERSEDED = 4,
+	SG_REASON_CESSATION_OF_OPERATION = 5,
+	SG_REASON_CERTIFICATE_HOLD = 6,
+	SG_REASON_PRIVILEGE_WITHDRAWN = 9,
+	SG_REASON_AA_COMPROMISE = 10,
+};
+
+/* cert.revoke (serial and reason) and cert.status (serial; reason unused). */
+struct sg_serial_req {
+	unsigned char serial[SG_SERIAL_MAX];
+	size_t serial_len; /* 1..SG_SERIAL_MAX */
+	enum sg_reason reason;
+	unsigned char idem[SG_IDEM_MAX];
+	size_t idem_len;
+};
+
+/* crl.get */
+struct sg_crl_req {
+	char ca[SG_NAME_MAX + 1]; /* the CA's key name */
+};
+
+/* ocsp: a DER OCSPRequest (the HTTP listener's translation of RFC 6960 A.1). */
+struct sg_ocsp_req {
+	unsigned char der[SG_OCSP_REQ_MAX];
+	size_t len;
+};
+
 /* sign.digest and sign.cms share struct sg_sign_req (sign.cms: pad is SG_PAD_NONE). */
 struct sg_req {
 	uint64_t id;
@@ -102,6 +155,10 @@ struct sg_req {
 	union {
 		struct sg_sign_req sign;
 		struct sg_ts_req ts;
+		struct sg_issue_req issue;
+		struct sg_serial_req serial; /* cert.revoke, cert.status */
+		struct sg_crl_req crl;
+		struct sg_ocsp_req ocsp;
 	} u;
 };
 
@@ -152,6 +209,69 @@ struct sg_blob_rep {
 	int replayed;
 };
 
+/*
+ * cert.issue: the certificate and its chain (DER, the issuer first, up to
+ * but not including the root).  Encoder: pointers borrowed.  Decoder: they
+ * point into buf, owned and freed by sg_rep_clear.
+ */
+struct sg_issue_rep {
+	char profile[SG_NAME_MAX + 1];
+	char ca[SG_NAME_MAX + 1]; /* the issuing CA's key name */
+	unsigned char serial[SG_SERIAL_MAX];
+	size_t serial_len;
+	uint64_t not_before, not_after; /* seconds since the epoch */
+	const unsigned char *cert;
+	size_t cert_len;
+	size_t n_chain;
+	const unsigned char *chain[SG_CERTS_MAX];
+	size_t chain_len[SG_CERTS_MAX];
+	unsigned char *buf;
+	uint64_t record;
+	unsigned char record_hash[32];
+	int replayed;
+};
+
+enum sg_cert_status {
+	SG_CERT_GOOD = 0,
+	SG_CERT_REVOKED = 1,
+	SG_CERT_UNKNOWN = 2,
+};
+
+/* cert.revoke and cert.status. */
+struct sg_status_rep {
+	unsigned char serial[SG_SERIAL_MAX];
+	size_t serial_len;
+	enum sg_cert_status status;
+	char profile[SG_NAME_MAX + 1]; /* "" when unknown */
+	char ca[SG_NAME_MAX + 1];      /* "" when unknown */
+	uint64_t not_after;            /* 0 when unknown */
+	uint64_t revoked_at;           /* when revoked, else 0 */
+	enum sg_reason reason;         /* when revoked */
+	uint64_t record;               /* the audit record of this request */
+	unsigned char record_hash[32];
+};
+
+/* crl.get: data is the DER CRL (encoder: borrowed; decoder: owned). */
+struct sg_crl_rep {
+	char ca[SG_NAME_MAX + 1];
+	uint64_t number;
+	uint64_t this_update, next_update;
+	unsigned char *data;
+	size_t len;
+};
+
+/* One CA of a ca.list reply (certs as in struct sg_key_info). */
+struct sg_ca_info {
+	char name[SG_NAME_MAX + 1];
+	uint64_t not_after;
+	size_t n_certs;
+	const unsigned char *cert[SG_CERTS_MAX];
+	size_t cert_len[SG_CERTS_MAX];
+	unsigned char *certs_buf;
+	size_t n_profiles; /* the profiles this client may issue with, that this CA signs */
+	char profiles[SG_PROFILES_MAX][SG_NAME_MAX + 1];
+};
+
 struct sg_ping_rep {
 	char server[SG_NAME_MAX + 1];
 	uint64_t time; /* server clock, seconds since the epoch */
@@ -172,7 +292,14 @@ struct sg_rep {
 			size_t n;
 		} keys;
 		struct sg_sign_rep sign;
-		struct sg_blob_rep blob; /* sign.cms, timestamp */
+		struct sg_blob_rep blob; /* sign.cms, timestamp, ocsp (data only) */
+		struct sg_issue_rep issue;
+		struct sg_status_rep status; /* cert.revoke, cert.status */
+		struct sg_crl_rep crl;
+		struct {
+			struct sg_ca_info *cas; /* owned; freed by sg_rep_clear */
+			size_t n;
+		} cas;
 	} u;
 };
 
