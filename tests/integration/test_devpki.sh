@@ -44,7 +44,9 @@ n_engine=$(tr '\0' '\n' <"$TRACE/exec.log" | grep -c 'pin-source=file:' || true)
 # signet-token init, keygen and pubkey for 8 keys, 2 signet-keygen, signetd,
 # 8 certificates and 3 openssl rand: 31 programs.
 ((n_exec >= 31)) || fail "only $n_exec programs traced: the wrappers were not used"
-((n_engine == 8)) || fail "$n_engine openssl runs used pin-source, expected 8 (one per certificate)"
+# 8 per attempt: dev_up tries again in a new directory when the port was taken.
+((n_engine >= 8 && n_engine % 8 == 0)) ||
+	fail "$n_engine openssl runs used pin-source, expected 8 (one per certificate) per attempt"
 for pin in "$user_pin" "$so_pin"; do
 	if grep -aqF -- "$pin" "$TRACE/exec.log"; then
 		fail "a PIN is in the argv or environment of a program signet-dev up ran"
