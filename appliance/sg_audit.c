@@ -18,7 +18,7 @@
 #include <sqlite3.h>
 
 #define SG_AUDIT_APP_ID 0x53474155 /* "SGAU" in PRAGMA application_id */
-#define SG_AUDIT_SCHEMA_VERSION 2  /* PRAGMA user_version */
+#define SG_AUDIT_SCHEMA_VERSION 3  /* PRAGMA user_version */
 #define SG_AUDIT_GROUP_MAX 4096    /* records per transaction */
 #define SG_AUDIT_IDEM_RETENTION_US (24LL * 3600 * 1000000)
 #define SG_AUDIT_PRUNE_INTERVAL_US (60LL * 1000000)
@@ -33,6 +33,29 @@
 #define SG_AUDIT_ENC_MAX                                                                           \
 	(SG_AUDIT_DOMAIN_LEN + SG_AUDIT_NFIELDS * 4 + 8 * 8 + 2 * SG_NAME_MAX + SG_HASH_MAX_LEN +  \
 	 32 + SG_META_ARTIFACT_MAX + SG_META_JOB_MAX + 32)
+
+/* Version 3: issued certificates, their revocations, and each CA's current CRL. */
+#define SG_AUDIT_SCHEMA_CERTS                                                                      \
+	"CREATE TABLE certs ("                                                                     \
+	" serial BLOB PRIMARY KEY,"                                                                \
+	" ca TEXT NOT NULL,"                                                                       \
+	" profile TEXT NOT NULL,"                                                                  \
+	" subject TEXT NOT NULL,"                                                                  \
+	" requester TEXT NOT NULL,"                                                                \
+	" not_before INTEGER NOT NULL,"                                                            \
+	" not_after INTEGER NOT NULL,"                                                             \
+	" is_ca INTEGER NOT NULL,"                                                                 \
+	" der BLOB NOT NULL,"                                                                      \
+	" record INTEGER NOT NULL,"                                                                \
+	" revoked_at INTEGER,"                                                                     \
+	" reason INTEGER);"                                                                        \
+	"CREATE INDEX certs_revoked ON certs (ca, revoked_at) WHERE revoked_at IS NOT NULL;"       \
+	"CREATE TABLE crls ("                                                                      \
+	" ca TEXT PRIMARY KEY,"                                                                    \
+	" number INTEGER NOT NULL,"                                                                \
+	" this_update INTEGER NOT NULL,"                                                           \
+	" next_update INTEGER NOT NULL,"                                                           \
+	" der BLOB NOT NULL);"
 
 static const char sg_audit_schema[] = "CREATE TABLE records ("
                                       " seq INTEGER PRIMARY KEY,"
@@ -69,13 +92,30 @@ static const char sg_audit_schema[] = "CREATE TABLE records ("
                                       "CREATE INDEX idem_created ON idem (created_us);"
                                       "CREATE TABLE counters ("
                                       " name TEXT PRIMARY KEY,"
-                                      " next INTEGER NOT NULL);";
+                                      " next INTEGER NOT NULL);" SG_AUDIT_SCHEMA_CERTS;
 /* Version 1 lacked stored CMS / time-stamp answers and the counters. */
 static const char sg_audit_migrate_1_2[] = "ALTER TABLE idem ADD COLUMN out BLOB;"
                                            "CREATE TABLE counters ("
                                            " name TEXT PRIMARY KEY,"
                                            " next INTEGER NOT NULL);"
                                            "PRAGMA user_version = 2;";
+static const char sg_audit_migrate_2_3[] = SG_AUDIT_SCHEMA_CERTS "PRAGMA user_version = 3;";
+static const char sg_audit_sql_cert_insert[] =
+    "INSERT INTO certs (serial, ca, profile, subject, requester, not_before, not_after, is_ca,"
+    " der, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+static const char sg_audit_sql_cert_revoke[] =
+    "UPDATE certs SET revoked_at = ?2, reason = ?3 WHERE serial = ?1 AND revoked_at IS NULL";
+static const char sg_audit_sql_crl_store[] =
+    "INSERT INTO crls (ca, number, this_update, next_update, der) VALUES (?1, ?2, ?3, ?4, ?5)"
+    " ON CONFLICT (ca) DO UPDATE SET number = excluded.number,"
+    " this_update = excluded.this_update, next_update = excluded.next_update, der = excluded.der";
+static const char sg_audit_sql_cert_get[] =
+    "SELECT ca, profile, subject, requester, not_before, not_after, is_ca, der, revoked_at, reason"
+    " FROM certs WHERE serial = ?1";
+static const char sg_audit_sql_revoked[] =
+    "SELECT serial, revoked_at, reason FROM certs WHERE ca = ?1 AND revoked_at IS NOT NULL";
+static const char sg_audit_sql_crl_get[] =
+    "SELECT number, this_update, next_update, der FROM crls WHERE ca = ?1";
 
 static const char sg_audit_sql_insert[] =
     "INSERT INTO records (seq, time_us, client, op, req_id, key, hash_alg, digest, pad,"
@@ -110,6 +150,7 @@ struct sg_audit {
 	/* Writer side: used by the opener, then only by the writer thread. */
 	sqlite3 *wdb;
 	sqlite3_stmt *st_begin, *st_commit, *st_rollback, *st_insert, *st_idem, *st_prune, *st_head;
+	sqlite3_stmt *st_cert_insert, *st_cert_revoke, *st_crl_store;
 	EVP_MD *sha256;
 	EVP_MD_CTX *wctx;
 	uint64_t head_seq; /* last durable record */
@@ -120,7 +161,7 @@ struct sg_audit {
 
 	/* Front side: the read connection for idempotency lookups. */
 	sqlite3 *rdb;
-	sqlite3_stmt *st_lookup;
+	sqlite3_stmt *st_lookup, *st_cert_get, *st_revoked, *st_crl_get;
 	/* Front side: the counters connection (writes a few rows, rarely). */
 	sqlite3 *cdb;
 	sqlite3_stmt *st_cget, *st_cset;
@@ -338,10 +379,12 @@ sg_audit_check_schema(sqlite3 *db, int create, char *why, size_t why_len)
 		        (unsigned long long)app_id, (long long)ntables);
 		goto out;
 	}
-	if (version == 1 && create) {
-		/* The records are untouched: the chain of a version 1 log stays valid. */
+	if ((version == 1 || version == 2) && create) {
+		/* The records are untouched: the chain of an older log stays valid. */
 		if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK ||
-		    (rc = sqlite3_exec(db, sg_audit_migrate_1_2, NULL, NULL, NULL)) != SQLITE_OK ||
+		    (version == 1 && (rc = sqlite3_exec(db, sg_audit_migrate_1_2, NULL, NULL,
+		                                        NULL)) != SQLITE_OK) ||
+		    (rc = sqlite3_exec(db, sg_audit_migrate_2_3, NULL, NULL, NULL)) != SQLITE_OK ||
 		    (rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
 			sg_whyf(why, why_len, "cannot upgrade the schema to version %d: %s",
 			        SG_AUDIT_SCHEMA_VERSION, sqlite3_errmsg(db));
@@ -353,7 +396,7 @@ sg_audit_check_schema(sqlite3 *db, int create, char *why, size_t why_len)
 		version = SG_AUDIT_SCHEMA_VERSION;
 	}
 	/* Reading (create == 0) accepts every version whose records we know. */
-	if (version != SG_AUDIT_SCHEMA_VERSION && !(version == 1 && !create)) {
+	if (version != SG_AUDIT_SCHEMA_VERSION && !((version == 1 || version == 2) && !create)) {
 		sg_whyf(why, why_len, "unsupported audit schema version %lld (this build reads %d)",
 		        (long long)version, SG_AUDIT_SCHEMA_VERSION);
 		goto out;
@@ -471,7 +514,13 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	    sqlite3_prepare_v3(a->wdb, sg_audit_sql_idem_prune, -1, SQLITE_PREPARE_PERSISTENT,
 	                       &a->st_prune, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(a->wdb, sg_audit_sql_head, -1, SQLITE_PREPARE_PERSISTENT,
-	                       &a->st_head, NULL) != SQLITE_OK) {
+	                       &a->st_head, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(a->wdb, sg_audit_sql_cert_insert, -1, SQLITE_PREPARE_PERSISTENT,
+	                       &a->st_cert_insert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(a->wdb, sg_audit_sql_cert_revoke, -1, SQLITE_PREPARE_PERSISTENT,
+	                       &a->st_cert_revoke, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(a->wdb, sg_audit_sql_crl_store, -1, SQLITE_PREPARE_PERSISTENT,
+	                       &a->st_crl_store, NULL) != SQLITE_OK) {
 		r = SG_ERR_AUDIT_CORRUPT;
 		sg_whyf(why, why_len, "audit schema does not match: %s", sqlite3_errmsg(a->wdb));
 		goto out;
@@ -493,7 +542,13 @@ sg_audit_open(const char *path, const char *vfs, struct sg_audit **out, char *wh
 	}
 	sqlite3_busy_timeout(a->rdb, SG_AUDIT_BUSY_MS);
 	if (sqlite3_prepare_v3(a->rdb, sg_audit_sql_idem_lookup, -1, SQLITE_PREPARE_PERSISTENT,
-	                       &a->st_lookup, NULL) != SQLITE_OK) {
+	                       &a->st_lookup, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(a->rdb, sg_audit_sql_cert_get, -1, SQLITE_PREPARE_PERSISTENT,
+	                       &a->st_cert_get, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(a->rdb, sg_audit_sql_revoked, -1, SQLITE_PREPARE_PERSISTENT,
+	                       &a->st_revoked, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(a->rdb, sg_audit_sql_crl_get, -1, SQLITE_PREPARE_PERSISTENT,
+	                       &a->st_crl_get, NULL) != SQLITE_OK) {
 		r = SG_ERR_IO;
 		sg_whyf(why, why_len, "cannot prepare the idempotency lookup: %s",
 		        sqlite3_errmsg(a->rdb));
@@ -650,6 +705,65 @@ sg_audit_bind_idem(sqlite3_stmt *st, const struct sg_audit_record *rec, int64_t 
 }
 
 /*
+ * The state change of rec, in the group's transaction.  A revocation that
+ * finds the certificate revoked already changes nothing (the front refuses
+ * such requests before; this keeps a record from poisoning its group).
+ */
+static int
+sg_audit_apply_state(struct sg_audit *a, const struct sg_audit_record *rec)
+{
+	const struct sg_audit_cert *c = rec->cert;
+	const struct sg_audit_crl *l = rec->crl;
+	sqlite3_stmt *st;
+	int rc;
+
+	switch (rec->state) {
+	case SG_AUDIT_STATE_CERT_ISSUED:
+		st = a->st_cert_insert;
+		if ((rc = sqlite3_bind_blob(st, 1, c->serial, (int)c->serial_len, SQLITE_STATIC)) !=
+		        SQLITE_OK ||
+		    (rc = sqlite3_bind_text(st, 2, c->ca, -1, SQLITE_STATIC)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_text(st, 3, c->profile, -1, SQLITE_STATIC)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_text(st, 4, c->subject, -1, SQLITE_STATIC)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_text(st, 5, c->requester, -1, SQLITE_STATIC)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_int64(st, 6, c->not_before)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_int64(st, 7, c->not_after)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_int(st, 8, c->is_ca)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_blob(st, 9, c->der, (int)c->der_len, SQLITE_STATIC)) !=
+		        SQLITE_OK ||
+		    (rc = sqlite3_bind_int64(st, 10, (sqlite3_int64)rec->seq)) != SQLITE_OK)
+			break;
+		rc = sg_audit_exec(st);
+		break;
+	case SG_AUDIT_STATE_CERT_REVOKED:
+		st = a->st_cert_revoke;
+		if ((rc = sqlite3_bind_blob(st, 1, c->serial, (int)c->serial_len, SQLITE_STATIC)) !=
+		        SQLITE_OK ||
+		    (rc = sqlite3_bind_int64(st, 2, c->revoked_at)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_int(st, 3, c->reason)) != SQLITE_OK)
+			break;
+		rc = sg_audit_exec(st);
+		break;
+	case SG_AUDIT_STATE_CRL:
+		st = a->st_crl_store;
+		if ((rc = sqlite3_bind_text(st, 1, l->ca, -1, SQLITE_STATIC)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)l->number)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_int64(st, 3, l->this_update)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_int64(st, 4, l->next_update)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_blob(st, 5, l->der, (int)l->der_len, SQLITE_STATIC)) !=
+		        SQLITE_OK)
+			break;
+		rc = sg_audit_exec(st);
+		break;
+	case SG_AUDIT_STATE_NONE:
+	default:
+		return SQLITE_OK;
+	}
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+/*
  * Writes the group (n records linked by next) in one transaction and sets
  * each record's status, seq, record_hash and time_us.  On any failure the
  * transaction is rolled back, every record gets SG_ERR_AUDIT_UNAVAILABLE and
@@ -704,6 +818,10 @@ sg_audit_commit_group(struct sg_audit *a, struct sg_audit_record *group, size_t 
 			     (rc = sg_audit_exec(a->st_idem)) != SQLITE_OK))
 				goto out;
 		}
+		what = "storing certificate state";
+		if (rec->state != SG_AUDIT_STATE_NONE &&
+		    (rc = sg_audit_apply_state(a, rec)) != SQLITE_OK)
+			goto out;
 		memcpy(prev, rec->record_hash, sizeof(prev));
 	}
 	/* Pruning rides in the group's transaction, so it costs no fsync of its own. */
@@ -1045,6 +1163,12 @@ sg_audit_close(struct sg_audit *a)
 	sqlite3_finalize(a->st_prune);
 	sqlite3_finalize(a->st_head);
 	sqlite3_finalize(a->st_lookup);
+	sqlite3_finalize(a->st_cert_get);
+	sqlite3_finalize(a->st_revoked);
+	sqlite3_finalize(a->st_crl_get);
+	sqlite3_finalize(a->st_cert_insert);
+	sqlite3_finalize(a->st_cert_revoke);
+	sqlite3_finalize(a->st_crl_store);
 	sqlite3_finalize(a->st_cget);
 	sqlite3_finalize(a->st_cset);
 	sqlite3_close(a->cdb);
@@ -1301,5 +1425,149 @@ out:
 		if (!sqlite3_get_autocommit(a->cdb))
 			sqlite3_exec(a->cdb, "ROLLBACK", NULL, NULL, NULL);
 	}
+	return r;
+}
+
+int
+sg_audit_cert_get(struct sg_audit *a, const unsigned char *serial, size_t len,
+                  struct sg_audit_cert *out, unsigned char **der)
+{
+	sqlite3_stmt *st = a->st_cert_get;
+	const unsigned char *t;
+	size_t n;
+	int rc, i, r = SG_ERR_IO;
+
+	*der = NULL;
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || len > SG_SERIAL_MAX)
+		return SG_ERR_NOT_FOUND;
+	if ((rc = sqlite3_bind_blob(st, 1, serial, (int)len, SQLITE_STATIC)) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		r = SG_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (rc != SQLITE_ROW)
+		goto out;
+	memcpy(out->serial, serial, len);
+	out->serial_len = len;
+	for (i = 0; i < 4; i++) {
+		char *dst = i == 0   ? out->ca
+		            : i == 1 ? out->profile
+		            : i == 2 ? out->subject
+		                     : out->requester;
+		size_t cap = i == 2 ? sizeof(out->subject) : sizeof(out->ca);
+
+		if ((t = sqlite3_column_text(st, i)) == NULL)
+			goto malformed;
+		n = (size_t)sqlite3_column_bytes(st, i);
+		if (n >= cap)
+			goto malformed;
+		memcpy(dst, t, n);
+		dst[n] = '\0';
+	}
+	out->not_before = sqlite3_column_int64(st, 4);
+	out->not_after = sqlite3_column_int64(st, 5);
+	out->is_ca = sqlite3_column_int(st, 6) != 0;
+	n = (size_t)sqlite3_column_bytes(st, 7);
+	if (sqlite3_column_type(st, 7) != SQLITE_BLOB || n == 0)
+		goto malformed;
+	if ((*der = malloc(n)) == NULL) {
+		r = SG_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(*der, sqlite3_column_blob(st, 7), n);
+	out->der = *der;
+	out->der_len = n;
+	if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
+		out->revoked_at = sqlite3_column_int64(st, 8);
+		out->reason = sqlite3_column_int(st, 9);
+	}
+	r = 0;
+	goto out;
+malformed:
+	sg_error("audit: malformed certificate row");
+	r = SG_ERR_IO;
+out:
+	if (r == SG_ERR_IO && rc != SQLITE_ROW)
+		sg_error("audit: reading a certificate: %s", sqlite3_errmsg(a->rdb));
+	if (r != 0) {
+		free(*der);
+		*der = NULL;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r;
+}
+
+int
+sg_audit_revoked(struct sg_audit *a, const char *ca,
+                 int (*fn)(void *arg, const unsigned char *serial, size_t len, int64_t revoked_at,
+                           int reason),
+                 void *arg)
+{
+	sqlite3_stmt *st = a->st_revoked;
+	int rc, r = 0;
+
+	if ((rc = sqlite3_bind_text(st, 1, ca, -1, SQLITE_STATIC)) != SQLITE_OK) {
+		r = SG_ERR_IO;
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+
+		if (sqlite3_column_type(st, 0) != SQLITE_BLOB || n == 0 || n > SG_SERIAL_MAX)
+			continue; /* not ours to serve; never stored by this module */
+		if ((r = fn(arg, sqlite3_column_blob(st, 0), n, sqlite3_column_int64(st, 1),
+		            sqlite3_column_int(st, 2))) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		sg_error("audit: listing revocations: %s", sqlite3_errmsg(a->rdb));
+		r = SG_ERR_IO;
+	}
+out:
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r;
+}
+
+int
+sg_audit_crl_get(struct sg_audit *a, const char *ca, struct sg_audit_crl *out, unsigned char **der)
+{
+	sqlite3_stmt *st = a->st_crl_get;
+	size_t n;
+	int rc, r = SG_ERR_IO;
+
+	*der = NULL;
+	memset(out, 0, sizeof(*out));
+	if (strlen(ca) > SG_NAME_MAX)
+		return SG_ERR_NOT_FOUND;
+	if ((rc = sqlite3_bind_text(st, 1, ca, -1, SQLITE_STATIC)) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		r = SG_ERR_NOT_FOUND;
+		goto out;
+	}
+	n = (size_t)sqlite3_column_bytes(st, 3);
+	if (rc != SQLITE_ROW || sqlite3_column_type(st, 3) != SQLITE_BLOB || n == 0)
+		goto out;
+	if ((*der = malloc(n)) == NULL) {
+		r = SG_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(*der, sqlite3_column_blob(st, 3), n);
+	snprintf(out->ca, sizeof(out->ca), "%s", ca);
+	out->number = (uint64_t)sqlite3_column_int64(st, 0);
+	out->this_update = sqlite3_column_int64(st, 1);
+	out->next_update = sqlite3_column_int64(st, 2);
+	out->der = *der;
+	out->der_len = n;
+	r = 0;
+out:
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return r;
 }

@@ -30,6 +30,43 @@
 
 struct sg_audit;
 
+/* An issued certificate, as stored (and, with revoked_at/reason, as read back). */
+struct sg_audit_cert {
+	unsigned char serial[SG_SERIAL_MAX];
+	size_t serial_len;
+	char ca[SG_NAME_MAX + 1]; /* the issuing CA's key name */
+	char profile[SG_NAME_MAX + 1];
+	char subject[512]; /* RFC 2253 one-line form, for people */
+	char requester[SG_NAME_MAX + 1];
+	int64_t not_before, not_after; /* seconds since the epoch */
+	int is_ca;
+	const unsigned char *der; /* borrowed when stored; see sg_audit_cert_get */
+	size_t der_len;
+	int64_t revoked_at; /* 0 when not revoked */
+	int reason;         /* enum sg_reason, when revoked */
+};
+
+/* A CA's current CRL. */
+struct sg_audit_crl {
+	char ca[SG_NAME_MAX + 1];
+	uint64_t number;
+	int64_t this_update, next_update;
+	const unsigned char *der; /* borrowed when stored */
+	size_t der_len;
+};
+
+/*
+ * A change of state that must be durable with its record, in the same
+ * transaction: a certificate issued, one revoked (serial, revoked_at,
+ * reason of cert), or a CA's new CRL.
+ */
+enum sg_audit_state {
+	SG_AUDIT_STATE_NONE = 0,
+	SG_AUDIT_STATE_CERT_ISSUED,
+	SG_AUDIT_STATE_CERT_REVOKED,
+	SG_AUDIT_STATE_CRL,
+};
+
 struct sg_audit_record {
 	/* Filled by the submitter. */
 	char client[SG_NAME_MAX + 1]; /* "" if the client is unknown */
@@ -53,6 +90,10 @@ struct sg_audit_record {
 	 * (borrowed; must stay valid until the record comes back). */
 	const unsigned char *out;
 	size_t out_len;
+	/* A state change committed with the record (borrowed, as out). */
+	enum sg_audit_state state;
+	const struct sg_audit_cert *cert; /* CERT_ISSUED, CERT_REVOKED */
+	const struct sg_audit_crl *crl;   /* CRL */
 
 	/* Filled by the writer on completion.  For a durable record with has_sig
 	 * the writer also sets rep.record and rep.record_hash (the receipt). */
@@ -132,6 +173,27 @@ int sg_audit_idem_lookup(struct sg_audit *a, const char *client, const unsigned 
  * SG_ERR_AUDIT_CORRUPT (a stored value out of range).
  */
 int sg_audit_counter_reserve(struct sg_audit *a, const char *name, uint64_t count, uint64_t *first);
+
+/*
+ * Reads the certificate with serial[0..len): 0 with *out filled and *der (a
+ * malloc'd copy of the DER, the caller frees; out->der points to it),
+ * SG_ERR_NOT_FOUND or SG_ERR_IO.  Front thread only (read connection).
+ */
+int sg_audit_cert_get(struct sg_audit *a, const unsigned char *serial, size_t len,
+                      struct sg_audit_cert *out, unsigned char **der);
+
+/*
+ * Calls fn for every revoked certificate of ca (any order); stops at fn's
+ * first non-zero return, which it returns.  0, SG_ERR_IO.  Front thread only.
+ */
+int sg_audit_revoked(struct sg_audit *a, const char *ca,
+                     int (*fn)(void *arg, const unsigned char *serial, size_t len,
+                               int64_t revoked_at, int reason),
+                     void *arg);
+
+/* The stored CRL of ca, as sg_audit_cert_get: 0, SG_ERR_NOT_FOUND, SG_ERR_IO. */
+int sg_audit_crl_get(struct sg_audit *a, const char *ca, struct sg_audit_crl *out,
+                     unsigned char **der);
 
 /*
  * Stops the writer after it has committed everything submitted so far;

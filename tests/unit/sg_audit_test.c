@@ -940,6 +940,7 @@ test_migrate_v1(void **state)
 	sg_audit_close(a);
 	/* Turn it back into what version 1 made. */
 	raw_exec(test_db, "DROP TABLE counters; ALTER TABLE idem DROP COLUMN out;"
+	                  " DROP TABLE certs; DROP TABLE crls;"
 	                  " PRAGMA user_version = 1;");
 	expect_ok(1);
 	a = open_started(test_db, NULL);
@@ -951,6 +952,105 @@ test_migrate_v1(void **state)
 	assert_int_equal(recs[1].seq, 2);
 	sg_audit_close(a);
 	expect_ok(2);
+}
+
+static int
+count_revoked(void *arg, const unsigned char *serial, size_t len, int64_t revoked_at, int reason)
+{
+	int *n = arg;
+
+	if (len == 3 && memcmp(serial, "\x01\x02\x03", 3) == 0 && revoked_at == 1700000100 &&
+	    reason == 1)
+		(*n)++;
+	return 0;
+}
+
+/* Certificates, revocations and CRLs are durable with their records. */
+static void
+test_cert_state(void **state)
+{
+	static const unsigned char der[] = {0x30, 0x03, 0x02, 0x01, 0x05};
+	struct sg_audit_record recs[3], *done[3];
+	struct sg_audit_cert c, got;
+	struct sg_audit_crl crl, gotcrl;
+	unsigned char *gder = NULL;
+	struct sg_audit *a;
+	int n = 0;
+
+	(void)state;
+	new_db_path();
+	a = open_started(test_db, NULL);
+	memset(&c, 0, sizeof(c));
+	memcpy(c.serial, "\x01\x02\x03", 3);
+	c.serial_len = 3;
+	strcpy(c.ca, "int-dev");
+	strcpy(c.profile, "leaf-tls");
+	strcpy(c.subject, "CN=www.example.com");
+	strcpy(c.requester, "ca-server");
+	c.not_before = 1700000000;
+	c.not_after = 1700086400;
+	c.der = der;
+	c.der_len = sizeof(der);
+	assert_int_equal(sg_audit_cert_get(a, c.serial, 3, &got, &gder), SG_ERR_NOT_FOUND);
+	fill_record(&recs[0], 1);
+	recs[0].op = SG_OP_CERT_ISSUE;
+	recs[0].state = SG_AUDIT_STATE_CERT_ISSUED;
+	recs[0].cert = &c;
+	sg_audit_submit(a, &recs[0]);
+	collect(a, done, 1);
+	assert_int_equal(recs[0].status, 0);
+	assert_int_equal(sg_audit_cert_get(a, c.serial, 3, &got, &gder), 0);
+	assert_string_equal(got.ca, "int-dev");
+	assert_string_equal(got.profile, "leaf-tls");
+	assert_string_equal(got.subject, "CN=www.example.com");
+	assert_string_equal(got.requester, "ca-server");
+	assert_int_equal(got.not_after, 1700086400);
+	assert_int_equal(got.revoked_at, 0);
+	assert_int_equal(got.der_len, sizeof(der));
+	assert_memory_equal(gder, der, sizeof(der));
+	free(gder);
+	assert_int_equal(sg_audit_revoked(a, "int-dev", count_revoked, &n), 0);
+	assert_int_equal(n, 0);
+	/* revoked with its record; a CRL stored with another */
+	c.revoked_at = 1700000100;
+	c.reason = 1;
+	fill_denied(&recs[1], 2);
+	recs[1].result = 0;
+	recs[1].op = SG_OP_CERT_REVOKE;
+	recs[1].state = SG_AUDIT_STATE_CERT_REVOKED;
+	recs[1].cert = &c;
+	memset(&crl, 0, sizeof(crl));
+	strcpy(crl.ca, "int-dev");
+	crl.number = 7;
+	crl.this_update = 1700000100;
+	crl.next_update = 1700086500;
+	crl.der = der;
+	crl.der_len = sizeof(der);
+	fill_record(&recs[2], 3);
+	recs[2].op = SG_OP_CRL_GET;
+	recs[2].state = SG_AUDIT_STATE_CRL;
+	recs[2].crl = &crl;
+	sg_audit_submit(a, &recs[1]);
+	sg_audit_submit(a, &recs[2]);
+	collect(a, done, 2);
+	assert_int_equal(recs[1].status, 0);
+	assert_int_equal(recs[2].status, 0);
+	assert_int_equal(sg_audit_cert_get(a, c.serial, 3, &got, &gder), 0);
+	assert_int_equal(got.revoked_at, 1700000100);
+	assert_int_equal(got.reason, 1);
+	free(gder);
+	assert_int_equal(sg_audit_revoked(a, "int-dev", count_revoked, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(sg_audit_revoked(a, "int-prod", count_revoked, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(sg_audit_crl_get(a, "int-dev", &gotcrl, &gder), 0);
+	assert_int_equal(gotcrl.number, 7);
+	assert_int_equal(gotcrl.next_update, 1700086500);
+	assert_memory_equal(gder, der, sizeof(der));
+	free(gder);
+	assert_int_equal(sg_audit_crl_get(a, "int-prod", &gotcrl, &gder), SG_ERR_NOT_FOUND);
+	sg_audit_close(a);
+	expect_ok(3);
 }
 
 static void
@@ -1127,9 +1227,9 @@ test_open_refuses(void **state)
 
 	/* Ours, but a schema version from the future. */
 	make_log(2);
-	raw_exec(test_db, "PRAGMA user_version = 3");
+	raw_exec(test_db, "PRAGMA user_version = 4");
 	assert_int_equal(sg_audit_open(test_db, NULL, &a, why, sizeof(why)), SG_ERR_AUDIT_CORRUPT);
-	assert_non_null(strstr(why, "unsupported audit schema version 3"));
+	assert_non_null(strstr(why, "unsupported audit schema version 4"));
 
 	/* Not a database at all. */
 	snprintf(path, sizeof(path), "%s/garbage.db", test_dir);
@@ -1190,6 +1290,7 @@ main(void)
 		cmocka_unit_test(test_idem_output),
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_migrate_v1),
+		cmocka_unit_test(test_cert_state),
 		cmocka_unit_test(test_fault_full),
 		cmocka_unit_test(test_fault_ioerr),
 		cmocka_unit_test(test_reopen_resumes),
