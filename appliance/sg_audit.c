@@ -962,6 +962,33 @@ out:
 }
 
 /* 1 if every length of rec fits its array and every string is terminated. */
+/* The state change a record carries, if any, is complete and within bounds. */
+static int
+sg_audit_state_valid(const struct sg_audit_record *rec)
+{
+	const struct sg_audit_cert *c = rec->cert;
+	const struct sg_audit_crl *l = rec->crl;
+
+	switch (rec->state) {
+	case SG_AUDIT_STATE_NONE:
+		return 1;
+	case SG_AUDIT_STATE_CERT_ISSUED:
+	case SG_AUDIT_STATE_CERT_REVOKED:
+		return c != NULL && c->serial_len >= 1 && c->serial_len <= SG_SERIAL_MAX &&
+		       memchr(c->ca, '\0', sizeof(c->ca)) != NULL &&
+		       memchr(c->profile, '\0', sizeof(c->profile)) != NULL &&
+		       memchr(c->subject, '\0', sizeof(c->subject)) != NULL &&
+		       memchr(c->requester, '\0', sizeof(c->requester)) != NULL &&
+		       (rec->state == SG_AUDIT_STATE_CERT_REVOKED ||
+		        (c->der != NULL && c->der_len > 0 && c->der_len <= INT_MAX));
+	case SG_AUDIT_STATE_CRL:
+		return l != NULL && memchr(l->ca, '\0', sizeof(l->ca)) != NULL && l->der != NULL &&
+		       l->der_len > 0 && l->der_len <= INT_MAX;
+	default:
+		return 0;
+	}
+}
+
 static int
 sg_audit_record_valid(const struct sg_audit_record *rec)
 {
@@ -973,7 +1000,8 @@ sg_audit_record_valid(const struct sg_audit_record *rec)
 	       rec->digest_len <= sizeof(rec->digest) && rec->idem_len <= sizeof(rec->idem) &&
 	       (!rec->has_sig ||
 	        (rec->rep.sig_len <= sizeof(rec->rep.sig) &&
-	         sg_audit_strlen(rec->rep.key, sizeof(rec->rep.key)) < sizeof(rec->rep.key)));
+	         sg_audit_strlen(rec->rep.key, sizeof(rec->rep.key)) < sizeof(rec->rep.key))) &&
+	       sg_audit_state_valid(rec);
 }
 
 void
