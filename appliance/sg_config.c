@@ -77,6 +77,7 @@ struct sg_y_config {
 	struct sg_y_limits *limits;
 	struct sg_y_log *log;
 	char *pid_file;
+	char *profiles_dir;
 	struct sg_y_tsa *tsa;
 	struct sg_y_http *http;
 };
@@ -177,6 +178,8 @@ static const cyaml_schema_field_t sg_y_config_fields[] = {
                             log, sg_y_log_fields),
     CYAML_FIELD_STRING_PTR("pid_file", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_config,
                            pid_file, 1, SG_PATH_MAX),
+    CYAML_FIELD_STRING_PTR("profiles_dir", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+                           struct sg_y_config, profiles_dir, 1, SG_PATH_MAX),
     CYAML_FIELD_MAPPING_PTR("tsa", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_config,
                             tsa, sg_y_tsa_fields),
     CYAML_FIELD_MAPPING_PTR("http", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_config,
@@ -205,6 +208,7 @@ sg_config_clear(struct sg_config *cfg)
 	free(cfg->token_label);
 	free(cfg->pin_file);
 	free(cfg->pid_file);
+	free(cfg->profiles_dir);
 	free(cfg->tsa.key);
 	free(cfg->tsa.policy_oid);
 	for (i = 0; i < SG_CONFIG_MAX_TSA_POLICIES; i++)
@@ -565,6 +569,9 @@ sg_config_load(const char *path, struct sg_config *cfg, char *why, size_t why_le
 		goto out;
 	if (y->pid_file != NULL &&
 	    (r = sg_config_path(doc, "pid_file", y->pid_file, &cfg->pid_file, why, why_len)) != 0)
+		goto out;
+	if (y->profiles_dir != NULL && (r = sg_config_path(doc, "profiles_dir", y->profiles_dir,
+	                                                   &cfg->profiles_dir, why, why_len)) != 0)
 		goto out;
 	if (y->tsa != NULL && (r = sg_config_tsa(y->tsa, doc, cfg, why, why_len)) != 0)
 		goto out;

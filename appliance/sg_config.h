@@ -60,6 +60,7 @@ struct sg_config {
 	enum sg_log_level log_level; /* default info */
 	int log_syslog;              /* default 0 */
 	char *pid_file;              /* optional */
+	char *profiles_dir;          /* certificate profiles (CA delegation); NULL: none */
 	struct sg_config_tsa tsa;
 	struct sg_config_http http;
 };

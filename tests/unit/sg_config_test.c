@@ -132,7 +132,8 @@ test_full(void **state)
 	             "log:\n"
 	             "  level: debug\n"
 	             "  syslog: true\n"
-	             "pid_file: run/signetd.pid\n") != 0)
+	             "pid_file: run/signetd.pid\n"
+	             "profiles_dir: profiles\n") != 0)
 		fail_msg("%s", why);
 	assert_int_equal(cfg.n_listen, 2);
 	assert_string_equal(cfg.listen[0], "tcp://127.0.0.1:7701");
@@ -152,6 +153,7 @@ test_full(void **state)
 	assert_int_equal(cfg.log_level, SG_LOG_DEBUG);
 	assert_int_equal(cfg.log_syslog, 1);
 	assert_in_dir(cfg.pid_file, "run/signetd.pid");
+	assert_in_dir(cfg.profiles_dir, "profiles");
 	sg_config_clear(&cfg);
 	assert_cleared(&cfg);
 	sg_config_clear(NULL);
@@ -178,6 +180,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.log_level, SG_LOG_INFO);
 	assert_int_equal(cfg.log_syslog, 0);
 	assert_null(cfg.pid_file);
+	assert_null(cfg.profiles_dir);
 	sg_config_clear(&cfg);
 
 	/* Empty optional sections keep the defaults. */
