@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -25,10 +26,21 @@
 	((1u << SG_OP_SIGN_DIGEST) | (1u << SG_OP_SIGN_CMS) | (1u << SG_OP_TIMESTAMP))
 /* Key ops whose result carries the key's certificate chain. */
 #define SG_POLICY_CERT_OPS ((1u << SG_OP_SIGN_CMS) | (1u << SG_OP_TIMESTAMP))
-/* What the HTTP listener serves, so all that its client may be granted. */
-#define SG_POLICY_HTTP_OPS (1u << SG_OP_TIMESTAMP)
+/*
+ * Ops on a certificate profile: the rule's 'profiles' say which (for
+ * cert.revoke and cert.status: the profile the certificate was issued under).
+ */
+#define SG_POLICY_PROFILE_OPS                                                                      \
+	((1u << SG_OP_CERT_ISSUE) | (1u << SG_OP_CERT_REVOKE) | (1u << SG_OP_CERT_STATUS))
+/*
+ * What the HTTP listener serves (RFC 3161 time-stamps; OCSP and CRLs, which
+ * relying parties fetch without a CURVE key), so all that its client may be
+ * granted.
+ */
+#define SG_POLICY_HTTP_OPS ((1u << SG_OP_TIMESTAMP) | (1u << SG_OP_OCSP) | (1u << SG_OP_CRL_GET))
 #define SG_PURPOSE_SIGN (1u << 0)
 #define SG_PURPOSE_TIMESTAMP (1u << 1)
+#define SG_PURPOSE_CA (1u << 2)
 
 #define SG_POLICY_ALL_HASHES                                                                       \
 	((1u << SG_HASH_SHA256) | (1u << SG_HASH_SHA384) | (1u << SG_HASH_SHA512))
@@ -40,6 +52,7 @@ static const struct {
 } sg_purposes[] = {
     {"sign", SG_PURPOSE_SIGN},
     {"timestamp", SG_PURPOSE_TIMESTAMP},
+    {"ca", SG_PURPOSE_CA},
 };
 
 /* The key purpose an op needs; 0 for ops that name no key. */
@@ -55,6 +68,12 @@ sg_op_purpose(enum sg_op op)
 	case SG_OP_NONE:
 	case SG_OP_PING:
 	case SG_OP_KEYS_LIST:
+	case SG_OP_CERT_ISSUE:
+	case SG_OP_CERT_REVOKE:
+	case SG_OP_CERT_STATUS:
+	case SG_OP_CRL_GET:
+	case SG_OP_CA_LIST:
+	case SG_OP_OCSP:
 	default:
 		return 0;
 	}
@@ -106,6 +125,8 @@ struct sg_y_rule {
 	unsigned hashes_count;
 	char **paddings;
 	unsigned paddings_count;
+	char **profiles;
+	unsigned profiles_count;
 };
 
 struct sg_y_policy {
@@ -163,6 +184,8 @@ static const cyaml_schema_field_t sg_y_rule_fields[] = {
                          hashes, &sg_y_word, 1, SG_POLICY_MAX_LIST),
     CYAML_FIELD_SEQUENCE("paddings", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_rule,
                          paddings, &sg_y_word, 1, SG_POLICY_MAX_LIST),
+    CYAML_FIELD_SEQUENCE("profiles", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct sg_y_rule,
+                         profiles, &sg_y_name, 1, SG_POLICY_MAX_LIST),
     CYAML_FIELD_END,
 };
 
@@ -219,6 +242,8 @@ struct sg_policy_rule {
 	unsigned pads;   /* bit (1 << enum sg_pad); RSA keys only */
 	uint32_t *keys;  /* key indexes, ascending, unique */
 	size_t n_keys;
+	const char **profiles; /* profile names (the profile ops'), strcmp order, unique */
+	size_t n_profiles;
 };
 
 /* One (role, client) pair; sorted by role so that a role's holders are a range. */
@@ -242,6 +267,8 @@ struct sg_policy {
 	size_t n_rules;
 	struct sg_policy_role *roles;
 	size_t n_roles;
+	const char **profiles; /* every profile a rule names, strcmp order, unique */
+	size_t n_profiles;
 };
 
 static int
