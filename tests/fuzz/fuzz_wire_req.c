@@ -103,7 +103,10 @@ sg_req_check(const struct sg_req *q)
 		break;
 	case SG_OP_NONE:
 	default:
-		sg_fuzz_fail("decoded request with an unknown op", __FILE__, __LINE__);
+		/* The CA ops (cert.issue ... ocsp) have names but no decoder yet: when
+		 * one decodes, this target must learn its fields (here and in
+		 * sg_req_equal) before it can vouch for the round trip. */
+		sg_fuzz_fail("decoded an op this target does not compare", __FILE__, __LINE__);
 	}
 }
 
