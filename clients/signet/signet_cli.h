@@ -30,6 +30,11 @@ enum {
 	CLI_OPT_DEPTH,
 	CLI_OPT_SIG,
 	CLI_OPT_PUBKEY,
+	CLI_OPT_FORMAT,
+	CLI_OPT_CA,
+	CLI_OPT_UNTRUSTED,
+	CLI_OPT_CRL,
+	CLI_OPT_BUNDLE,
 };
 
 /* The long options every command accepts (getopt_long table entries). */
