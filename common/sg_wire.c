@@ -30,6 +30,70 @@ sg_op_parse(const char *s, enum sg_op *out)
 	return SG_ERR_UNKNOWN_OP;
 }
 
+/* RFC 5280 section 5.3.1 names; removeFromCRL (8) is for delta CRLs, not a reason to revoke. */
+static const struct {
+	enum sg_reason reason;
+	const char *name;
+} sg_reasons[] = {
+    {SG_REASON_UNSPECIFIED, "unspecified"},
+    {SG_REASON_KEY_COMPROMISE, "keyCompromise"},
+    {SG_REASON_CA_COMPROMISE, "cACompromise"},
+    {SG_REASON_AFFILIATION_CHANGED, "affiliationChanged"},
+    {SG_REASON_SUPERSEDED, "superseded"},
+    {SG_REASON_CESSATION_OF_OPERATION, "cessationOfOperation"},
+    {SG_REASON_CERTIFICATE_HOLD, "certificateHold"},
+    {SG_REASON_PRIVILEGE_WITHDRAWN, "privilegeWithdrawn"},
+    {SG_REASON_AA_COMPROMISE, "aACompromise"},
+};
+
+const char *
+sg_reason_name(enum sg_reason r)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sg_reasons) / sizeof(sg_reasons[0]); i++) {
+		if (sg_reasons[i].reason == r)
+			return sg_reasons[i].name;
+	}
+	return NULL;
+}
+
+int
+sg_reason_parse(const char *s, enum sg_reason *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sg_reasons) / sizeof(sg_reasons[0]); i++) {
+		if (strcmp(s, sg_reasons[i].name) == 0) {
+			*out = sg_reasons[i].reason;
+			return 0;
+		}
+	}
+	return SG_ERR_BAD_VALUE;
+}
+
+static const char *const sg_cert_status_names[] = {"good", "revoked", "unknown"};
+
+const char *
+sg_cert_status_name(enum sg_cert_status st)
+{
+	return (unsigned)st <= SG_CERT_UNKNOWN ? sg_cert_status_names[st] : NULL;
+}
+
+int
+sg_cert_status_parse(const char *s, enum sg_cert_status *out)
+{
+	int i;
+
+	for (i = SG_CERT_GOOD; i <= SG_CERT_UNKNOWN; i++) {
+		if (strcmp(s, sg_cert_status_names[i]) == 0) {
+			*out = (enum sg_cert_status)i;
+			return 0;
+		}
+	}
+	return SG_ERR_BAD_VALUE;
+}
+
 int
 sg_wire_name_valid(const char *s, size_t len)
 {
@@ -599,6 +663,119 @@ sg_decode_ts_req(struct sg_map *m, struct sg_ts_req *t)
 	return 0;
 }
 
+/* 1 if p[0..len) spells a serial number: 1..SG_SERIAL_MAX bytes, no leading zero byte. */
+static int
+sg_serial_valid(const unsigned char *p, size_t len)
+{
+	return len >= 1 && len <= SG_SERIAL_MAX && p[0] != 0;
+}
+
+static int
+sg_field_serial(struct sg_map *m, const char *name, unsigned char *out, size_t *len)
+{
+	int r;
+
+	if ((r = sg_field_bin(m, name, 1, out, SG_SERIAL_MAX, len)) != 0)
+		return r;
+	if (!sg_serial_valid(out, *len)) {
+		sg_whyf(m->why, SG_WHY_MAX, "field '%s' has a leading zero byte", name);
+		return SG_ERR_BAD_VALUE;
+	}
+	return 0;
+}
+
+/*
+ * 1 if s is a SAN as cert.issue takes it: a type prefix and something after
+ * it.  What follows the prefix is the profile's business (the front parses
+ * it); the codec only keeps out shapes that name no SAN type at all.
+ */
+static int
+sg_san_valid(const char *s)
+{
+	static const char *const prefixes[] = {"DNS:", "IP:", "URI:"};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		n = strlen(prefixes[i]);
+		if (strncmp(s, prefixes[i], n) == 0)
+			return s[n] != '\0';
+	}
+	return 0;
+}
+
+/* sans: 1..SG_SANS_MAX strings of 1..SG_SAN_MAX bytes, each a valid SAN. */
+static int
+sg_decode_sans(const msgpack_object *o, struct sg_issue_req *q, char *why)
+{
+	uint32_t i;
+	int r;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' must be an array of strings", "sans");
+		return SG_ERR_BAD_TYPE;
+	}
+	if (o->via.array.size == 0 || o->via.array.size > SG_SANS_MAX) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' must hold 1..%d names", "sans", SG_SANS_MAX);
+		return SG_ERR_BAD_VALUE;
+	}
+	for (i = 0; i < o->via.array.size; i++) {
+		if ((r = sg_obj_str(&o->via.array.ptr[i], q->sans[i], SG_SAN_MAX, 0, why,
+		                    "sans")) != 0)
+			return r;
+		if (!sg_san_valid(q->sans[i])) {
+			sg_whyf(why, SG_WHY_MAX,
+			        "field '%s' has a name without a DNS:, IP: or URI: prefix", "sans");
+			return SG_ERR_BAD_VALUE;
+		}
+	}
+	q->n_sans = o->via.array.size;
+	return 0;
+}
+
+static int
+sg_decode_issue_req(struct sg_map *m, struct sg_issue_req *q)
+{
+	const msgpack_object *f;
+	int r, present = 0;
+
+	if ((r = sg_field_name(m, "profile", 1, q->profile)) != 0)
+		return r;
+	/* An empty or oversize CSR is not a CSR (the front parses the rest). */
+	if ((r = sg_field_bin(m, "csr", 1, q->csr, SG_CSR_MAX, &q->csr_len)) != 0)
+		return r == SG_ERR_BAD_VALUE ? SG_ERR_CSR_INVALID : r;
+	if ((r = sg_field_uint(m, "ttl", 0, &q->ttl, &present)) != 0)
+		return r;
+	if (present && q->ttl == 0) {
+		sg_whyf(m->why, SG_WHY_MAX, "field '%s' must be at least 1", "ttl");
+		return SG_ERR_BAD_VALUE;
+	}
+	if ((f = sg_map_get(m, "sans")) != NULL && (r = sg_decode_sans(f, q, m->why)) != 0)
+		return r;
+	if ((r = sg_field_bin(m, "idem", 0, q->idem, SG_IDEM_MAX, &q->idem_len)) != 0)
+		return r;
+	if ((f = sg_map_get(m, "meta")) != NULL && (r = sg_decode_meta(f, &q->meta, m->why)) != 0)
+		return r;
+	return 0;
+}
+
+/* cert.revoke (revoke = 1: serial, reason, idem) and cert.status (serial only). */
+static int
+sg_decode_serial_req(struct sg_map *m, struct sg_serial_req *q, int revoke)
+{
+	char name[32];
+	int r;
+
+	if ((r = sg_field_serial(m, "serial", q->serial, &q->serial_len)) != 0 || !revoke)
+		return r;
+	if ((r = sg_field_str(m, "reason", 1, name, sizeof(name) - 1, NULL)) != 0)
+		return r;
+	if (sg_reason_parse(name, &q->reason) != 0) {
+		sg_whyf(m->why, SG_WHY_MAX, "unknown revocation reason '%s'", name);
+		return SG_ERR_BAD_VALUE;
+	}
+	return sg_field_bin(m, "idem", 0, q->idem, SG_IDEM_MAX, &q->idem_len);
+}
+
 int
 sg_wire_decode_req(struct sg_wire_dec *d, const void *buf, size_t len, size_t max_msg,
                    struct sg_req *req, int *have_id, char *why)
@@ -680,6 +857,27 @@ sg_wire_decode_req(struct sg_wire_dec *d, const void *buf, size_t len, size_t ma
 		break;
 	case SG_OP_TIMESTAMP:
 		if ((r = sg_decode_ts_req(&m, &req->u.ts)) != 0)
+			goto fail;
+		break;
+	case SG_OP_CERT_ISSUE:
+		if ((r = sg_decode_issue_req(&m, &req->u.issue)) != 0)
+			goto fail;
+		break;
+	case SG_OP_CERT_REVOKE:
+	case SG_OP_CERT_STATUS:
+		if ((r = sg_decode_serial_req(&m, &req->u.serial, req->op == SG_OP_CERT_REVOKE)) !=
+		    0)
+			goto fail;
+		break;
+	case SG_OP_CRL_GET:
+		if ((r = sg_field_name(&m, "ca", 1, req->u.crl.ca)) != 0)
+			goto fail;
+		break;
+	case SG_OP_CA_LIST:
+		break;
+	case SG_OP_OCSP:
+		if ((r = sg_field_bin(&m, "req", 1, req->u.ocsp.der, SG_OCSP_REQ_MAX,
+		                      &req->u.ocsp.len)) != 0)
 			goto fail;
 		break;
 	case SG_OP_NONE:
@@ -842,6 +1040,94 @@ sg_pack_ts_req(msgpack_packer *pk, const struct sg_ts_req *t)
 	return sg_pack_meta(pk, &t->meta);
 }
 
+/* Packs the string s of at most max bytes; 1 when it is longer (not terminated in time). */
+static int
+sg_pack_strn(msgpack_packer *pk, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	return n > max || msgpack_pack_str(pk, n) != 0 || msgpack_pack_str_body(pk, s, n) != 0;
+}
+
+/* 1 if the fixed-size name buffer s holds a valid name. */
+static int
+sg_name_ok(const char *s)
+{
+	return sg_wire_name_valid(s, strnlen(s, SG_NAME_MAX + 1));
+}
+
+/*
+ * Only what the struct itself could get wrong is refused here (lengths past
+ * its arrays, unterminated strings); the values are the server's to judge,
+ * so that tests can send it bad ones.
+ */
+static int
+sg_check_issue_req(const struct sg_issue_req *q, size_t *n)
+{
+	size_t i;
+
+	if (strnlen(q->profile, SG_NAME_MAX + 1) > SG_NAME_MAX || q->csr_len == 0 ||
+	    q->csr_len > SG_CSR_MAX || q->n_sans > SG_SANS_MAX || q->idem_len > SG_IDEM_MAX)
+		return SG_ERR_INVALID_ARG;
+	for (i = 0; i < q->n_sans; i++) {
+		if (strnlen(q->sans[i], SG_SAN_MAX + 1) > SG_SAN_MAX)
+			return SG_ERR_INVALID_ARG;
+	}
+	*n +=
+	    2 + (q->ttl > 0) + (q->n_sans > 0) + (q->idem_len > 0) + (sg_meta_count(&q->meta) > 0);
+	return 0;
+}
+
+static int
+sg_pack_issue_req(msgpack_packer *pk, const struct sg_issue_req *q)
+{
+	size_t i;
+
+	if (sg_pack_str(pk, "profile") || sg_pack_strn(pk, q->profile, SG_NAME_MAX) ||
+	    sg_pack_str(pk, "csr") || sg_pack_bin(pk, q->csr, q->csr_len))
+		return 1;
+	if (q->ttl > 0 && (sg_pack_str(pk, "ttl") || msgpack_pack_uint64(pk, q->ttl) != 0))
+		return 1;
+	if (q->n_sans > 0) {
+		if (sg_pack_str(pk, "sans") || msgpack_pack_array(pk, q->n_sans) != 0)
+			return 1;
+		for (i = 0; i < q->n_sans; i++) {
+			if (sg_pack_strn(pk, q->sans[i], SG_SAN_MAX))
+				return 1;
+		}
+	}
+	if (q->idem_len > 0 && (sg_pack_str(pk, "idem") || sg_pack_bin(pk, q->idem, q->idem_len)))
+		return 1;
+	return sg_pack_meta(pk, &q->meta);
+}
+
+/* cert.status carries the serial only: an idempotency key there is a caller's mistake. */
+static int
+sg_check_serial_req(const struct sg_req *req, size_t *n)
+{
+	const struct sg_serial_req *q = &req->u.serial;
+	int revoke = req->op == SG_OP_CERT_REVOKE;
+
+	if (q->serial_len == 0 || q->serial_len > SG_SERIAL_MAX || q->idem_len > SG_IDEM_MAX ||
+	    (revoke && sg_reason_name(q->reason) == NULL) || (!revoke && q->idem_len > 0))
+		return SG_ERR_INVALID_ARG;
+	*n += 1 + (revoke ? 1 + (q->idem_len > 0) : 0);
+	return 0;
+}
+
+static int
+sg_pack_serial_req(msgpack_packer *pk, enum sg_op op, const struct sg_serial_req *q)
+{
+	if (sg_pack_str(pk, "serial") || sg_pack_bin(pk, q->serial, q->serial_len))
+		return 1;
+	if (op != SG_OP_CERT_REVOKE)
+		return 0;
+	if (sg_pack_str(pk, "reason") || sg_pack_str(pk, sg_reason_name(q->reason)))
+		return 1;
+	return q->idem_len > 0 &&
+	       (sg_pack_str(pk, "idem") || sg_pack_bin(pk, q->idem, q->idem_len));
+}
+
 int
 sg_wire_encode_req(msgpack_sbuffer *sb, const struct sg_req *req)
 {
@@ -861,8 +1147,26 @@ sg_wire_encode_req(msgpack_sbuffer *sb, const struct sg_req *req)
 	case SG_OP_TIMESTAMP:
 		r = sg_check_ts_req(&req->u.ts, &n);
 		break;
+	case SG_OP_CERT_ISSUE:
+		r = sg_check_issue_req(&req->u.issue, &n);
+		break;
+	case SG_OP_CERT_REVOKE:
+	case SG_OP_CERT_STATUS:
+		r = sg_check_serial_req(req, &n);
+		break;
+	case SG_OP_CRL_GET:
+		if (strnlen(req->u.crl.ca, SG_NAME_MAX + 1) > SG_NAME_MAX)
+			r = SG_ERR_INVALID_ARG;
+		n++;
+		break;
+	case SG_OP_OCSP:
+		if (req->u.ocsp.len == 0 || req->u.ocsp.len > SG_OCSP_REQ_MAX)
+			r = SG_ERR_INVALID_ARG;
+		n++;
+		break;
 	case SG_OP_PING:
 	case SG_OP_KEYS_LIST:
+	case SG_OP_CA_LIST:
 	case SG_OP_NONE:
 	default:
 		break;
@@ -880,8 +1184,22 @@ sg_wire_encode_req(msgpack_sbuffer *sb, const struct sg_req *req)
 		return sg_pack_sign_req(&pk, &req->u.sign) ? SG_ERR_NOMEM : 0;
 	case SG_OP_TIMESTAMP:
 		return sg_pack_ts_req(&pk, &req->u.ts) ? SG_ERR_NOMEM : 0;
+	case SG_OP_CERT_ISSUE:
+		return sg_pack_issue_req(&pk, &req->u.issue) ? SG_ERR_NOMEM : 0;
+	case SG_OP_CERT_REVOKE:
+	case SG_OP_CERT_STATUS:
+		return sg_pack_serial_req(&pk, req->op, &req->u.serial) ? SG_ERR_NOMEM : 0;
+	case SG_OP_CRL_GET:
+		return sg_pack_str(&pk, "ca") || sg_pack_strn(&pk, req->u.crl.ca, SG_NAME_MAX)
+		           ? SG_ERR_NOMEM
+		           : 0;
+	case SG_OP_OCSP:
+		return sg_pack_str(&pk, "req") || sg_pack_bin(&pk, req->u.ocsp.der, req->u.ocsp.len)
+		           ? SG_ERR_NOMEM
+		           : 0;
 	case SG_OP_PING:
 	case SG_OP_KEYS_LIST:
+	case SG_OP_CA_LIST:
 	case SG_OP_NONE:
 	default:
 		return 0;
@@ -1024,6 +1342,185 @@ sg_wire_encode_blob_rep(msgpack_sbuffer *sb, uint64_t id, enum sg_op op,
 	return 0;
 }
 
+/* receipt: {record, hash} of the audit record of the request. */
+static int
+sg_pack_receipt(msgpack_packer *pk, uint64_t record, const unsigned char hash[32])
+{
+	return sg_pack_str(pk, "receipt") || msgpack_pack_map(pk, 2) != 0 ||
+	       sg_pack_str(pk, "record") || msgpack_pack_uint64(pk, record) != 0 ||
+	       sg_pack_str(pk, "hash") || sg_pack_bin(pk, hash, 32);
+}
+
+/* 1 if the n certificates cert[i] / len[i] are what a decoder takes (1..SG_CERT_MAX each). */
+static int
+sg_certs_ok(const unsigned char *const *cert, const size_t *len, size_t n)
+{
+	size_t i;
+
+	if (n > SG_CERTS_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (cert[i] == NULL || len[i] == 0 || len[i] > SG_CERT_MAX)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+sg_pack_certs(msgpack_packer *pk, const unsigned char *const *cert, const size_t *len, size_t n)
+{
+	size_t i;
+
+	if (msgpack_pack_array(pk, n) != 0)
+		return 1;
+	for (i = 0; i < n; i++) {
+		if (sg_pack_bin(pk, cert[i], len[i]))
+			return 1;
+	}
+	return 0;
+}
+
+int
+sg_wire_encode_issue_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_issue_rep *rep)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	if (!sg_name_ok(rep->profile) || !sg_name_ok(rep->ca) ||
+	    !sg_serial_valid(rep->serial, rep->serial_len) || rep->not_after < rep->not_before ||
+	    !sg_certs_ok(&rep->cert, &rep->cert_len, 1) ||
+	    !sg_certs_ok(rep->chain, rep->chain_len, rep->n_chain))
+		return SG_ERR_INVALID_ARG;
+	if (sg_pack_rep_head(&pk, id, 1, 8 + (rep->replayed != 0)) || sg_pack_str(&pk, "profile") ||
+	    sg_pack_str(&pk, rep->profile) || sg_pack_str(&pk, "ca") || sg_pack_str(&pk, rep->ca) ||
+	    sg_pack_str(&pk, "serial") || sg_pack_bin(&pk, rep->serial, rep->serial_len) ||
+	    sg_pack_str(&pk, "not_before") || msgpack_pack_uint64(&pk, rep->not_before) != 0 ||
+	    sg_pack_str(&pk, "not_after") || msgpack_pack_uint64(&pk, rep->not_after) != 0 ||
+	    sg_pack_str(&pk, "cert") || sg_pack_bin(&pk, rep->cert, rep->cert_len) ||
+	    sg_pack_str(&pk, "chain") ||
+	    sg_pack_certs(&pk, rep->chain, rep->chain_len, rep->n_chain) ||
+	    sg_pack_receipt(&pk, rep->record, rep->record_hash))
+		return SG_ERR_NOMEM;
+	if (rep->replayed && (sg_pack_str(&pk, "replayed") || msgpack_pack_true(&pk) != 0))
+		return SG_ERR_NOMEM;
+	return 0;
+}
+
+int
+sg_wire_encode_status_rep(msgpack_sbuffer *sb, uint64_t id, enum sg_op op,
+                          const struct sg_status_rep *rep)
+{
+	msgpack_packer pk;
+	int known = rep->status != SG_CERT_UNKNOWN, revoked = rep->status == SG_CERT_REVOKED;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	if ((op != SG_OP_CERT_REVOKE && op != SG_OP_CERT_STATUS) ||
+	    !sg_serial_valid(rep->serial, rep->serial_len) ||
+	    sg_cert_status_name(rep->status) == NULL || (op == SG_OP_CERT_STATUS && rep->replayed))
+		return SG_ERR_INVALID_ARG;
+	/* What is known of a certificate comes with it, and nothing without it. */
+	if (known ? !sg_name_ok(rep->profile) || !sg_name_ok(rep->ca)
+	          : rep->profile[0] != '\0' || rep->ca[0] != '\0' || rep->not_after != 0)
+		return SG_ERR_INVALID_ARG;
+	if (revoked ? sg_reason_name(rep->reason) == NULL : rep->revoked_at != 0)
+		return SG_ERR_INVALID_ARG;
+	if (sg_pack_rep_head(&pk, id, 1, 3 + 3 * known + 2 * revoked + (rep->replayed != 0)) ||
+	    sg_pack_str(&pk, "serial") || sg_pack_bin(&pk, rep->serial, rep->serial_len) ||
+	    sg_pack_str(&pk, "status") || sg_pack_str(&pk, sg_cert_status_name(rep->status)))
+		return SG_ERR_NOMEM;
+	if (known &&
+	    (sg_pack_str(&pk, "profile") || sg_pack_str(&pk, rep->profile) ||
+	     sg_pack_str(&pk, "ca") || sg_pack_str(&pk, rep->ca) || sg_pack_str(&pk, "not_after") ||
+	     msgpack_pack_uint64(&pk, rep->not_after) != 0))
+		return SG_ERR_NOMEM;
+	if (revoked &&
+	    (sg_pack_str(&pk, "revoked_at") || msgpack_pack_uint64(&pk, rep->revoked_at) != 0 ||
+	     sg_pack_str(&pk, "reason") || sg_pack_str(&pk, sg_reason_name(rep->reason))))
+		return SG_ERR_NOMEM;
+	if (sg_pack_receipt(&pk, rep->record, rep->record_hash))
+		return SG_ERR_NOMEM;
+	if (rep->replayed && (sg_pack_str(&pk, "replayed") || msgpack_pack_true(&pk) != 0))
+		return SG_ERR_NOMEM;
+	return 0;
+}
+
+int
+sg_wire_encode_crl_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_crl_rep *rep)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	if (!sg_name_ok(rep->ca) || rep->data == NULL || rep->len == 0 || rep->len > SG_BLOB_MAX ||
+	    rep->next_update < rep->this_update)
+		return SG_ERR_INVALID_ARG;
+	if (sg_pack_rep_head(&pk, id, 1, 5) || sg_pack_str(&pk, "ca") ||
+	    sg_pack_str(&pk, rep->ca) || sg_pack_str(&pk, "number") ||
+	    msgpack_pack_uint64(&pk, rep->number) != 0 || sg_pack_str(&pk, "this_update") ||
+	    msgpack_pack_uint64(&pk, rep->this_update) != 0 || sg_pack_str(&pk, "next_update") ||
+	    msgpack_pack_uint64(&pk, rep->next_update) != 0 || sg_pack_str(&pk, "crl") ||
+	    sg_pack_bin(&pk, rep->data, rep->len))
+		return SG_ERR_NOMEM;
+	return 0;
+}
+
+int
+sg_wire_encode_cas_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_ca_info *cas, size_t n)
+{
+	msgpack_packer pk;
+	size_t i, j;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	if (n > SG_MAX_CAS || (n > 0 && cas == NULL))
+		return SG_ERR_INVALID_ARG;
+	for (i = 0; i < n; i++) {
+		if (!sg_name_ok(cas[i].name) || cas[i].n_certs == 0 ||
+		    !sg_certs_ok(cas[i].cert, cas[i].cert_len, cas[i].n_certs) ||
+		    cas[i].n_profiles > SG_CA_PROFILES_MAX)
+			return SG_ERR_INVALID_ARG;
+		for (j = 0; j < cas[i].n_profiles; j++) {
+			if (!sg_name_ok(cas[i].profiles[j]))
+				return SG_ERR_INVALID_ARG;
+		}
+	}
+	if (sg_pack_rep_head(&pk, id, 1, 1) || sg_pack_str(&pk, "cas") ||
+	    msgpack_pack_array(&pk, n) != 0)
+		return SG_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		const struct sg_ca_info *ca = &cas[i];
+
+		if (msgpack_pack_map(&pk, 4) != 0 || sg_pack_str(&pk, "name") ||
+		    sg_pack_str(&pk, ca->name) || sg_pack_str(&pk, "not_after") ||
+		    msgpack_pack_uint64(&pk, ca->not_after) != 0 || sg_pack_str(&pk, "certs") ||
+		    sg_pack_certs(&pk, ca->cert, ca->cert_len, ca->n_certs) ||
+		    sg_pack_str(&pk, "profiles") || msgpack_pack_array(&pk, ca->n_profiles) != 0)
+			return SG_ERR_NOMEM;
+		for (j = 0; j < ca->n_profiles; j++) {
+			if (sg_pack_str(&pk, ca->profiles[j]))
+				return SG_ERR_NOMEM;
+		}
+	}
+	return 0;
+}
+
+int
+sg_wire_encode_ocsp_rep(msgpack_sbuffer *sb, uint64_t id, const unsigned char *resp, size_t len)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	if (resp == NULL || len == 0 || len > SG_BLOB_MAX)
+		return SG_ERR_INVALID_ARG;
+	if (sg_pack_rep_head(&pk, id, 1, 1) || sg_pack_str(&pk, "resp") ||
+	    sg_pack_bin(&pk, resp, len))
+		return SG_ERR_NOMEM;
+	return 0;
+}
+
 /* Reply decoding (client side). */
 
 /* A list of names into a bit mask, each name parsed by parse(). */
@@ -1072,42 +1569,64 @@ sg_op_parse_i(const char *s, int *bit)
 	return r;
 }
 
-/* certs: 1..SG_CERTS_MAX binaries of 1..SG_CERT_MAX bytes, copied into one buffer. */
+/*
+ * Checks that o (field) is an array of min..max binaries of 1..SG_CERT_MAX
+ * bytes each, and adds their sizes to *total.
+ */
 static int
-sg_decode_certs(const msgpack_object *o, struct sg_key_info *k, char *why)
+sg_check_certs(const msgpack_object *o, const char *field, size_t min, size_t max, size_t *total,
+               char *why)
 {
 	const msgpack_object *c;
-	size_t total = 0, off = 0;
 	uint32_t i;
 
-	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0 ||
-	    o->via.array.size > SG_CERTS_MAX) {
-		sg_whyf(why, SG_WHY_MAX, "field '%s' must be an array of 1..8 certificates",
-		        "certs");
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < min || o->via.array.size > max) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' must be an array of %zu..%zu certificates",
+		        field, min, max);
 		return o->type != MSGPACK_OBJECT_ARRAY ? SG_ERR_BAD_TYPE : SG_ERR_BAD_VALUE;
 	}
 	for (i = 0; i < o->via.array.size; i++) {
 		c = &o->via.array.ptr[i];
 		if (c->type != MSGPACK_OBJECT_BIN) {
-			sg_whyf(why, SG_WHY_MAX, "field '%s' must hold binaries", "certs");
+			sg_whyf(why, SG_WHY_MAX, "field '%s' must hold binaries", field);
 			return SG_ERR_BAD_TYPE;
 		}
 		if (c->via.bin.size == 0 || c->via.bin.size > SG_CERT_MAX) {
-			sg_whyf(why, SG_WHY_MAX, "field '%s' has a bad length", "certs");
+			sg_whyf(why, SG_WHY_MAX, "field '%s' has a bad length", field);
 			return SG_ERR_BAD_VALUE;
 		}
-		total += c->via.bin.size;
+		*total += c->via.bin.size;
 	}
-	if ((k->certs_buf = malloc(total)) == NULL)
+	return 0;
+}
+
+/* Copies the binary c to buf + *off and points *ptr / *len at the copy. */
+static void
+sg_copy_bin(const msgpack_object *c, unsigned char *buf, size_t *off, const unsigned char **ptr,
+            size_t *len)
+{
+	memcpy(buf + *off, c->via.bin.ptr, c->via.bin.size);
+	*ptr = buf + *off;
+	*len = c->via.bin.size;
+	*off += c->via.bin.size;
+}
+
+/* certs of keys.list and ca.list: 1..SG_CERTS_MAX certificates, copied into one buffer. */
+static int
+sg_decode_certs(const msgpack_object *o, const unsigned char **cert, size_t *cert_len,
+                size_t *n_certs, unsigned char **buf, char *why)
+{
+	size_t total = 0, off = 0;
+	uint32_t i;
+	int r;
+
+	if ((r = sg_check_certs(o, "certs", 1, SG_CERTS_MAX, &total, why)) != 0)
+		return r;
+	if ((*buf = malloc(total)) == NULL)
 		return SG_ERR_NOMEM;
-	for (i = 0; i < o->via.array.size; i++) {
-		c = &o->via.array.ptr[i];
-		memcpy(k->certs_buf + off, c->via.bin.ptr, c->via.bin.size);
-		k->cert[i] = k->certs_buf + off;
-		k->cert_len[i] = c->via.bin.size;
-		off += c->via.bin.size;
-	}
-	k->n_certs = o->via.array.size;
+	for (i = 0; i < o->via.array.size; i++)
+		sg_copy_bin(&o->via.array.ptr[i], *buf, &off, &cert[i], &cert_len[i]);
+	*n_certs = o->via.array.size;
 	return 0;
 }
 
@@ -1134,18 +1653,39 @@ sg_decode_key_info(const msgpack_object *o, struct sg_key_info *k, char *why)
 	if ((f = sg_map_get(&m, "ops")) == NULL ||
 	    (r = sg_decode_names(f, &k->ops, sg_op_parse_i, why, "ops")) != 0)
 		return f == NULL ? SG_ERR_MISSING_FIELD : r;
-	if ((f = sg_map_get(&m, "certs")) != NULL && (r = sg_decode_certs(f, k, why)) != 0)
+	if ((f = sg_map_get(&m, "certs")) != NULL &&
+	    (r = sg_decode_certs(f, k->cert, k->cert_len, &k->n_certs, &k->certs_buf, why)) != 0)
 		return r;
 	return sg_map_close(&m);
+}
+
+/* receipt: {record: uint, hash: bin(32)}, required. */
+static int
+sg_decode_receipt(struct sg_map *m, uint64_t *record, unsigned char hash[32], char *why)
+{
+	struct sg_map rm;
+	const msgpack_object *f;
+	size_t hlen = 0;
+	int r;
+
+	if ((r = sg_field_find(m, "receipt", 1, &f)) != 0)
+		return r;
+	if ((r = sg_map_open(f, &rm, why, "receipt")) != 0 ||
+	    (r = sg_field_uint(&rm, "record", 1, record, NULL)) != 0 ||
+	    (r = sg_field_bin(&rm, "hash", 1, hash, 32, &hlen)) != 0 ||
+	    (r = sg_map_close(&rm)) != 0)
+		return r;
+	if (hlen != 32) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' must be 32 bytes", "hash");
+		return SG_ERR_BAD_VALUE;
+	}
+	return 0;
 }
 
 static int
 sg_decode_sign_rep(struct sg_map *m, struct sg_sign_rep *s, char *why)
 {
-	struct sg_map rm;
-	const msgpack_object *f;
 	char name[16];
-	size_t hlen = 0;
 	int r;
 
 	if ((r = sg_field_name(m, "key", 1, s->key)) != 0 ||
@@ -1161,32 +1701,19 @@ sg_decode_sign_rep(struct sg_map *m, struct sg_sign_rep *s, char *why)
 		return r;
 	if (sg_pad_parse(name, &s->pad) != 0)
 		return SG_ERR_BAD_VALUE;
-	if ((r = sg_field_bin(m, "sig", 1, s->sig, SG_SIG_MAX, &s->sig_len)) != 0)
+	if ((r = sg_field_bin(m, "sig", 1, s->sig, SG_SIG_MAX, &s->sig_len)) != 0 ||
+	    (r = sg_decode_receipt(m, &s->record, s->record_hash, why)) != 0)
 		return r;
-	if ((f = sg_map_get(m, "receipt")) == NULL) {
-		sg_whyf(why, SG_WHY_MAX, "field '%s' is missing", "receipt");
-		return SG_ERR_MISSING_FIELD;
-	}
-	if ((r = sg_map_open(f, &rm, why, "receipt")) != 0 ||
-	    (r = sg_field_uint(&rm, "record", 1, &s->record, NULL)) != 0 ||
-	    (r = sg_field_bin(&rm, "hash", 1, s->record_hash, sizeof(s->record_hash), &hlen)) !=
-	        0 ||
-	    (r = sg_map_close(&rm)) != 0)
-		return r;
-	if (hlen != sizeof(s->record_hash))
-		return SG_ERR_BAD_VALUE;
 	return sg_field_bool(m, "replayed", 0, &s->replayed);
 }
 
 static int
 sg_decode_blob_rep(struct sg_map *m, enum sg_op op, struct sg_blob_rep *b, char *why)
 {
-	struct sg_map rm;
 	const msgpack_object *f;
 	const char *field = op == SG_OP_TIMESTAMP ? "tsr" : "cms";
 	char name[16];
 	uint64_t status = 0;
-	size_t hlen = 0;
 	int r;
 
 	if ((r = sg_field_name(m, "key", 1, b->key)) != 0 ||
@@ -1219,19 +1746,221 @@ sg_decode_blob_rep(struct sg_map *m, enum sg_op op, struct sg_blob_rep *b, char 
 		return SG_ERR_NOMEM;
 	memcpy(b->data, f->via.bin.ptr, f->via.bin.size);
 	b->len = f->via.bin.size;
-	if ((f = sg_map_get(m, "receipt")) == NULL) {
-		sg_whyf(why, SG_WHY_MAX, "field '%s' is missing", "receipt");
+	if ((r = sg_decode_receipt(m, &b->record, b->record_hash, why)) != 0)
+		return r;
+	return sg_field_bool(m, "replayed", 0, &b->replayed);
+}
+
+/* A required binary field of 1..max bytes, copied into *data (malloc). */
+static int
+sg_field_blob(struct sg_map *m, const char *name, size_t max, unsigned char **data, size_t *len)
+{
+	const msgpack_object *f;
+	int r;
+
+	if ((r = sg_field_find(m, name, 1, &f)) != 0)
+		return r;
+	if (f->type != MSGPACK_OBJECT_BIN) {
+		sg_whyf(m->why, SG_WHY_MAX, "field '%s' must be binary", name);
+		return SG_ERR_BAD_TYPE;
+	}
+	if (f->via.bin.size == 0 || f->via.bin.size > max) {
+		sg_whyf(m->why, SG_WHY_MAX, "field '%s' has a bad length", name);
+		return SG_ERR_BAD_VALUE;
+	}
+	if ((*data = malloc(f->via.bin.size)) == NULL)
+		return SG_ERR_NOMEM;
+	memcpy(*data, f->via.bin.ptr, f->via.bin.size);
+	*len = f->via.bin.size;
+	return 0;
+}
+
+static int
+sg_decode_issue_rep(struct sg_map *m, struct sg_issue_rep *s, char *why)
+{
+	const msgpack_object *cert, *chain;
+	size_t total = 0, off = 0;
+	uint32_t i;
+	int r;
+
+	if ((r = sg_field_name(m, "profile", 1, s->profile)) != 0 ||
+	    (r = sg_field_name(m, "ca", 1, s->ca)) != 0 ||
+	    (r = sg_field_serial(m, "serial", s->serial, &s->serial_len)) != 0 ||
+	    (r = sg_field_uint(m, "not_before", 1, &s->not_before, NULL)) != 0 ||
+	    (r = sg_field_uint(m, "not_after", 1, &s->not_after, NULL)) != 0)
+		return r;
+	if (s->not_after < s->not_before) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' is before not_before", "not_after");
+		return SG_ERR_BAD_VALUE;
+	}
+	if ((r = sg_field_find(m, "cert", 1, &cert)) != 0)
+		return r;
+	if (cert->type != MSGPACK_OBJECT_BIN) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' must be binary", "cert");
+		return SG_ERR_BAD_TYPE;
+	}
+	if (cert->via.bin.size == 0 || cert->via.bin.size > SG_CERT_MAX) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' has a bad length", "cert");
+		return SG_ERR_BAD_VALUE;
+	}
+	total = cert->via.bin.size;
+	if ((r = sg_field_find(m, "chain", 1, &chain)) != 0 ||
+	    (r = sg_check_certs(chain, "chain", 0, SG_CERTS_MAX, &total, why)) != 0)
+		return r;
+	/* The certificate and its chain in one buffer, which sg_rep_clear frees. */
+	if ((s->buf = malloc(total)) == NULL)
+		return SG_ERR_NOMEM;
+	sg_copy_bin(cert, s->buf, &off, &s->cert, &s->cert_len);
+	for (i = 0; i < chain->via.array.size; i++)
+		sg_copy_bin(&chain->via.array.ptr[i], s->buf, &off, &s->chain[i], &s->chain_len[i]);
+	s->n_chain = chain->via.array.size;
+	if ((r = sg_decode_receipt(m, &s->record, s->record_hash, why)) != 0)
+		return r;
+	return sg_field_bool(m, "replayed", 0, &s->replayed);
+}
+
+/*
+ * cert.revoke and cert.status: profile, ca and not_after come with a known
+ * certificate (good or revoked) and never without one; revoked_at and reason
+ * with a revoked one only.
+ */
+static int
+sg_decode_status_rep(struct sg_map *m, enum sg_op op, struct sg_status_rep *s, char *why)
+{
+	char name[32];
+	int r, known, revoked, has_na = 0, has_ra = 0, has_reason = 0;
+
+	if ((r = sg_field_serial(m, "serial", s->serial, &s->serial_len)) != 0 ||
+	    (r = sg_field_str(m, "status", 1, name, sizeof(name) - 1, NULL)) != 0)
+		return r;
+	if (sg_cert_status_parse(name, &s->status) != 0) {
+		sg_whyf(why, SG_WHY_MAX, "unknown certificate status '%s'", name);
+		return SG_ERR_BAD_VALUE;
+	}
+	known = s->status != SG_CERT_UNKNOWN;
+	revoked = s->status == SG_CERT_REVOKED;
+	if ((r = sg_field_name(m, "profile", 0, s->profile)) != 0 ||
+	    (r = sg_field_name(m, "ca", 0, s->ca)) != 0 ||
+	    (r = sg_field_uint(m, "not_after", 0, &s->not_after, &has_na)) != 0 ||
+	    (r = sg_field_uint(m, "revoked_at", 0, &s->revoked_at, &has_ra)) != 0 ||
+	    (r = sg_field_str(m, "reason", 0, name, sizeof(name) - 1, &has_reason)) != 0)
+		return r;
+	if (has_reason && sg_reason_parse(name, &s->reason) != 0) {
+		sg_whyf(why, SG_WHY_MAX, "unknown revocation reason '%s'", name);
+		return SG_ERR_BAD_VALUE;
+	}
+	if ((known && (s->profile[0] == '\0' || s->ca[0] == '\0' || !has_na)) ||
+	    (revoked && (!has_ra || !has_reason))) {
+		sg_whyf(why, SG_WHY_MAX, "a certificate %s without its details", "status");
 		return SG_ERR_MISSING_FIELD;
 	}
-	if ((r = sg_map_open(f, &rm, why, "receipt")) != 0 ||
-	    (r = sg_field_uint(&rm, "record", 1, &b->record, NULL)) != 0 ||
-	    (r = sg_field_bin(&rm, "hash", 1, b->record_hash, sizeof(b->record_hash), &hlen)) !=
-	        0 ||
-	    (r = sg_map_close(&rm)) != 0)
-		return r;
-	if (hlen != sizeof(b->record_hash))
+	if ((!known && (s->profile[0] != '\0' || s->ca[0] != '\0' || has_na)) ||
+	    (!revoked && (has_ra || has_reason))) {
+		sg_whyf(why, SG_WHY_MAX, "details that contradict status '%s'",
+		        sg_cert_status_name(s->status));
 		return SG_ERR_BAD_VALUE;
-	return sg_field_bool(m, "replayed", 0, &b->replayed);
+	}
+	if ((r = sg_decode_receipt(m, &s->record, s->record_hash, why)) != 0)
+		return r;
+	/* Only a revocation is stored and replayed; a status query is answered afresh. */
+	return op == SG_OP_CERT_REVOKE ? sg_field_bool(m, "replayed", 0, &s->replayed) : 0;
+}
+
+static int
+sg_decode_crl_rep(struct sg_map *m, struct sg_crl_rep *c, char *why)
+{
+	int r;
+
+	if ((r = sg_field_name(m, "ca", 1, c->ca)) != 0 ||
+	    (r = sg_field_uint(m, "number", 1, &c->number, NULL)) != 0 ||
+	    (r = sg_field_uint(m, "this_update", 1, &c->this_update, NULL)) != 0 ||
+	    (r = sg_field_uint(m, "next_update", 1, &c->next_update, NULL)) != 0)
+		return r;
+	if (c->next_update < c->this_update) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' is before this_update", "next_update");
+		return SG_ERR_BAD_VALUE;
+	}
+	return sg_field_blob(m, "crl", SG_BLOB_MAX, &c->data, &c->len);
+}
+
+/* profiles: 0..SG_CA_PROFILES_MAX names. */
+static int
+sg_decode_profiles(const msgpack_object *o, struct sg_ca_info *ca, char *why)
+{
+	const msgpack_object *p;
+	uint32_t i;
+	int r;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' must be an array of names", "profiles");
+		return SG_ERR_BAD_TYPE;
+	}
+	if (o->via.array.size > SG_CA_PROFILES_MAX) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' has more than %d names", "profiles",
+		        SG_CA_PROFILES_MAX);
+		return SG_ERR_BAD_VALUE;
+	}
+	for (i = 0; i < o->via.array.size; i++) {
+		p = &o->via.array.ptr[i];
+		if ((r = sg_obj_str(p, ca->profiles[i], SG_NAME_MAX, 0, why, "profiles")) != 0)
+			return r;
+		if (!sg_wire_name_valid(ca->profiles[i], p->via.str.size)) {
+			sg_whyf(why, SG_WHY_MAX, "field '%s' has a name that is not valid",
+			        "profiles");
+			return SG_ERR_BAD_VALUE;
+		}
+	}
+	ca->n_profiles = o->via.array.size;
+	return 0;
+}
+
+static int
+sg_decode_ca_info(const msgpack_object *o, struct sg_ca_info *ca, char *why)
+{
+	struct sg_map m;
+	const msgpack_object *f;
+	int r;
+
+	if ((r = sg_map_open(o, &m, why, "ca")) != 0 ||
+	    (r = sg_field_name(&m, "name", 1, ca->name)) != 0 ||
+	    (r = sg_field_uint(&m, "not_after", 1, &ca->not_after, NULL)) != 0 ||
+	    (r = sg_field_find(&m, "certs", 1, &f)) != 0 ||
+	    (r = sg_decode_certs(f, ca->cert, ca->cert_len, &ca->n_certs, &ca->certs_buf, why)) !=
+	        0 ||
+	    (r = sg_field_find(&m, "profiles", 1, &f)) != 0 ||
+	    (r = sg_decode_profiles(f, ca, why)) != 0)
+		return r;
+	return sg_map_close(&m);
+}
+
+static int
+sg_decode_cas_rep(struct sg_map *m, struct sg_rep *rep, char *why)
+{
+	const msgpack_object *f;
+	uint32_t i;
+	int r;
+
+	if ((r = sg_field_find(m, "cas", 1, &f)) != 0)
+		return r;
+	if (f->type != MSGPACK_OBJECT_ARRAY) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' must be an array", "cas");
+		return SG_ERR_BAD_TYPE;
+	}
+	if (f->via.array.size > SG_MAX_CAS) {
+		sg_whyf(why, SG_WHY_MAX, "field '%s' has more than %d CAs", "cas", SG_MAX_CAS);
+		return SG_ERR_BAD_VALUE;
+	}
+	if (f->via.array.size == 0)
+		return 0;
+	if ((rep->u.cas.cas = calloc(f->via.array.size, sizeof(struct sg_ca_info))) == NULL)
+		return SG_ERR_NOMEM;
+	/* n counts every entry started, so that sg_rep_clear frees a partial one too. */
+	for (i = 0; i < f->via.array.size; i++) {
+		rep->u.cas.n++;
+		if ((r = sg_decode_ca_info(&f->via.array.ptr[i], &rep->u.cas.cas[i], why)) != 0)
+			return r;
+	}
+	return 0;
 }
 
 int
@@ -1328,6 +2057,28 @@ sg_wire_decode_rep(struct sg_wire_dec *d, const void *buf, size_t len, enum sg_o
 		if ((r = sg_decode_blob_rep(&m, expect, &rep->u.blob, why)) != 0)
 			goto out;
 		break;
+	case SG_OP_CERT_ISSUE:
+		if ((r = sg_decode_issue_rep(&m, &rep->u.issue, why)) != 0)
+			goto out;
+		break;
+	case SG_OP_CERT_REVOKE:
+	case SG_OP_CERT_STATUS:
+		if ((r = sg_decode_status_rep(&m, expect, &rep->u.status, why)) != 0)
+			goto out;
+		break;
+	case SG_OP_CRL_GET:
+		if ((r = sg_decode_crl_rep(&m, &rep->u.crl, why)) != 0)
+			goto out;
+		break;
+	case SG_OP_CA_LIST:
+		if ((r = sg_decode_cas_rep(&m, rep, why)) != 0)
+			goto out;
+		break;
+	case SG_OP_OCSP:
+		if ((r = sg_field_blob(&m, "resp", SG_BLOB_MAX, &rep->u.blob.data,
+		                       &rep->u.blob.len)) != 0)
+			goto out;
+		break;
 	case SG_OP_NONE:
 	default:
 		r = SG_ERR_INVALID_ARG;
@@ -1347,17 +2098,43 @@ out:
 void
 sg_rep_clear(struct sg_rep *rep)
 {
+	size_t i;
+
 	if (rep == NULL)
 		return;
 	if (rep->op == SG_OP_KEYS_LIST && rep->ok) {
-		size_t i;
-
 		for (i = 0; rep->u.keys.keys != NULL && i < rep->u.keys.n; i++)
 			free(rep->u.keys.keys[i].certs_buf);
 		free(rep->u.keys.keys);
 	}
-	if ((rep->op == SG_OP_SIGN_CMS || rep->op == SG_OP_TIMESTAMP) && rep->ok) {
-		free(rep->u.blob.data);
+	if (rep->ok) {
+		switch (rep->op) {
+		case SG_OP_KEYS_LIST:
+			break; /* above */
+		case SG_OP_SIGN_CMS:
+		case SG_OP_TIMESTAMP:
+		case SG_OP_OCSP:
+			free(rep->u.blob.data);
+			break;
+		case SG_OP_CERT_ISSUE:
+			free(rep->u.issue.buf);
+			break;
+		case SG_OP_CRL_GET:
+			free(rep->u.crl.data);
+			break;
+		case SG_OP_CA_LIST:
+			for (i = 0; rep->u.cas.cas != NULL && i < rep->u.cas.n; i++)
+				free(rep->u.cas.cas[i].certs_buf);
+			free(rep->u.cas.cas);
+			break;
+		case SG_OP_NONE:
+		case SG_OP_PING:
+		case SG_OP_SIGN_DIGEST:
+		case SG_OP_CERT_REVOKE:
+		case SG_OP_CERT_STATUS:
+		default:
+			break;
+		}
 	}
 	memset(rep, 0, sizeof(*rep));
 }

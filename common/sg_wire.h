@@ -43,13 +43,13 @@
 #define SG_BLOB_MAX (1u << 20) /* a CMS or TimeStampResp in a reply */
 #define SG_CERTS_MAX 8         /* certificates per key in keys.list (leaf + chain) */
 #define SG_CERT_MAX 16384      /* one DER certificate */
-#define SG_CSR_MAX 16384       /* a CSR (PEM or DER) in cert.issue */
+#define SG_CSR_MAX (16 * 1024) /* a CSR (PEM or DER) in cert.issue */
 #define SG_SANS_MAX 32         /* SANs asked for in cert.issue */
 #define SG_SAN_MAX 256         /* one SAN: "DNS:name", "IP:addr" or "URI:uri" */
 #define SG_SERIAL_MAX 20       /* a certificate serial number, big-endian (RFC 5280) */
 #define SG_OCSP_REQ_MAX 16384  /* an OCSPRequest forwarded by the HTTP listener */
 #define SG_MAX_CAS 256         /* CAs in a ca.list reply */
-#define SG_PROFILES_MAX 64     /* profiles per CA in a ca.list reply */
+#define SG_CA_PROFILES_MAX 64  /* profiles per CA in a ca.list reply */
 
 enum sg_op {
 	SG_OP_NONE = 0,
@@ -128,7 +128,12 @@ enum sg_reason {
 	SG_REASON_AA_COMPROMISE = 10,
 };
 
-/* cert.revoke (serial and reason) and cert.status (serial; reason unused). */
+/*
+ * cert.revoke (serial and reason) and cert.status (serial; reason and idem
+ * unused).  A serial on the wire is the big-endian magnitude of the positive
+ * serialNumber: 1..SG_SERIAL_MAX bytes, no leading zero byte, so that one
+ * number has one spelling.
+ */
 struct sg_serial_req {
 	unsigned char serial[SG_SERIAL_MAX];
 	size_t serial_len; /* 1..SG_SERIAL_MAX */
@@ -249,6 +254,7 @@ struct sg_status_rep {
 	enum sg_reason reason;         /* when revoked */
 	uint64_t record;               /* the audit record of this request */
 	unsigned char record_hash[32];
+	int replayed; /* cert.revoke: 1 if this is a stored answer to a retried request */
 };
 
 /* crl.get: data is the DER CRL (encoder: borrowed; decoder: owned). */
@@ -260,7 +266,11 @@ struct sg_crl_rep {
 	size_t len;
 };
 
-/* One CA of a ca.list reply (certs as in struct sg_key_info). */
+/*
+ * One CA of a ca.list reply: certs as in struct sg_key_info (1..SG_CERTS_MAX,
+ * the CA's own certificate first, then its chain), not_after that of the
+ * CA's certificate.
+ */
 struct sg_ca_info {
 	char name[SG_NAME_MAX + 1];
 	uint64_t not_after;
@@ -269,7 +279,7 @@ struct sg_ca_info {
 	size_t cert_len[SG_CERTS_MAX];
 	unsigned char *certs_buf;
 	size_t n_profiles; /* the profiles this client may issue with, that this CA signs */
-	char profiles[SG_PROFILES_MAX][SG_NAME_MAX + 1];
+	char profiles[SG_CA_PROFILES_MAX][SG_NAME_MAX + 1];
 };
 
 struct sg_ping_rep {
@@ -292,7 +302,7 @@ struct sg_rep {
 			size_t n;
 		} keys;
 		struct sg_sign_rep sign;
-		struct sg_blob_rep blob; /* sign.cms, timestamp, ocsp (data only) */
+		struct sg_blob_rep blob; /* sign.cms, timestamp, ocsp (data and len only) */
 		struct sg_issue_rep issue;
 		struct sg_status_rep status; /* cert.revoke, cert.status */
 		struct sg_crl_rep crl;
@@ -307,6 +317,19 @@ struct sg_rep {
  * "cert.revoke", "cert.status", "crl.get", "ca.list", "ocsp". */
 const char *sg_op_name(enum sg_op op);           /* "?" for SG_OP_NONE */
 int sg_op_parse(const char *s, enum sg_op *out); /* SG_ERR_UNKNOWN_OP */
+
+/*
+ * RFC 5280 reason names: "unspecified", "keyCompromise", "cACompromise",
+ * "affiliationChanged", "superseded", "cessationOfOperation",
+ * "certificateHold", "privilegeWithdrawn", "aACompromise" (removeFromCRL is
+ * not a reason one can revoke with).  The name is NULL for other values.
+ */
+const char *sg_reason_name(enum sg_reason r);
+int sg_reason_parse(const char *s, enum sg_reason *out); /* 0 or SG_ERR_BAD_VALUE */
+
+/* "good", "revoked", "unknown"; NULL for other values. */
+const char *sg_cert_status_name(enum sg_cert_status st);
+int sg_cert_status_parse(const char *s, enum sg_cert_status *out); /* 0 or SG_ERR_BAD_VALUE */
 
 /* 1 if s (len bytes, not NUL-terminated) is a valid key/client name. */
 int sg_wire_name_valid(const char *s, size_t len);
@@ -353,5 +376,30 @@ int sg_wire_encode_sign_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_si
 /* op is SG_OP_SIGN_CMS or SG_OP_TIMESTAMP. */
 int sg_wire_encode_blob_rep(msgpack_sbuffer *sb, uint64_t id, enum sg_op op,
                             const struct sg_blob_rep *rep);
+
+/*
+ * The replies of the CA delegation ops.  Each refuses (SG_ERR_INVALID_ARG)
+ * what the decoder would refuse: names that are not names, a serial that is
+ * empty, longer than SG_SERIAL_MAX or has a leading zero byte, empty or
+ * oversize certificates and blobs, counts over their caps, not_after before
+ * not_before, next_update before this_update, and fields that contradict the
+ * certificate status (see sg_wire_encode_status_rep).
+ */
+int sg_wire_encode_issue_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_issue_rep *rep);
+/*
+ * op is SG_OP_CERT_REVOKE or SG_OP_CERT_STATUS.  status UNKNOWN: only the
+ * serial and the receipt are sent (profile, ca, not_after must be empty/0).
+ * GOOD: also profile, ca and not_after.  REVOKED: also revoked_at and reason.
+ * replayed is sent only with cert.revoke (with cert.status it is refused).
+ */
+int sg_wire_encode_status_rep(msgpack_sbuffer *sb, uint64_t id, enum sg_op op,
+                              const struct sg_status_rep *rep);
+int sg_wire_encode_crl_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_crl_rep *rep);
+/* n CAs (at most SG_MAX_CAS), each with 1..SG_CERTS_MAX certificates. */
+int sg_wire_encode_cas_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_ca_info *cas,
+                           size_t n);
+/* resp: the DER OCSPResponse, 1..SG_BLOB_MAX bytes (decoded into rep->u.blob.data/len). */
+int sg_wire_encode_ocsp_rep(msgpack_sbuffer *sb, uint64_t id, const unsigned char *resp,
+                            size_t len);
 
 #endif /* SG_WIRE_H */
