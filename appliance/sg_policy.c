@@ -307,6 +307,30 @@ sg_role_cmp(const void *a, const void *b)
 }
 
 static int
+sg_str_cmp(const void *a, const void *b)
+{
+	const char *const *x = a, *const *y = b;
+
+	return strcmp(*x, *y);
+}
+
+/* Sorts names[0..n) and drops repeats; returns how many are left. */
+static size_t
+sg_str_sort_unique(const char **names, size_t n)
+{
+	size_t i, m = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(names, n, sizeof(*names), sg_str_cmp);
+	for (i = 0; i < n; i++) {
+		if (m == 0 || strcmp(names[m - 1], names[i]) != 0)
+			names[m++] = names[i];
+	}
+	return m;
+}
+
+static int
 sg_u32_cmp(const void *a, const void *b)
 {
 	const uint32_t *x = a, *y = b;
@@ -323,8 +347,10 @@ sg_policy_free(struct sg_policy *p)
 		return;
 	for (i = 0; i < p->n_clients && p->clients != NULL; i++)
 		free(p->clients[i].rules);
-	for (i = 0; i < p->n_rules && p->rules != NULL; i++)
+	for (i = 0; i < p->n_rules && p->rules != NULL; i++) {
 		free(p->rules[i].keys);
+		free(p->rules[i].profiles);
+	}
 	for (i = 0; i < p->n_keys && p->keys != NULL; i++) {
 		X509_free(p->keys[i].cert);
 		sk_X509_pop_free(p->keys[i].chain, X509_free);
@@ -336,6 +362,7 @@ sg_policy_free(struct sg_policy *p)
 	free(p->keys_by_name);
 	free(p->rules);
 	free(p->roles);
+	free(p->profiles);
 	sg_yaml_free(&sg_y_policy_schema, p->raw);
 	free(p);
 }
@@ -469,6 +496,72 @@ sg_rule_has_key(const struct sg_policy_rule *r, const struct sg_policy_key *k)
 }
 
 int
+sg_policy_key_is_ca(const struct sg_policy_key *k)
+{
+	return k != NULL && (k->purposes & SG_PURPOSE_CA) != 0;
+}
+
+size_t
+sg_policy_profile_count(const struct sg_policy *p)
+{
+	return p->n_profiles;
+}
+
+const char *
+sg_policy_profile_at(const struct sg_policy *p, size_t i)
+{
+	return i < p->n_profiles ? p->profiles[i] : NULL;
+}
+
+static int
+sg_rule_has_profile(const struct sg_policy_rule *r, const char *profile)
+{
+	return r->n_profiles > 0 && bsearch(&profile, r->profiles, r->n_profiles,
+	                                    sizeof(*r->profiles), sg_str_cmp) != NULL;
+}
+
+unsigned
+sg_policy_profile_ops(const struct sg_policy *p, const char *client, const char *profile)
+{
+	const struct sg_policy_client *c;
+	const struct sg_policy_rule *rule;
+	unsigned ops = 0;
+	size_t i;
+
+	if (profile == NULL || (c = sg_policy_client_by_name(p, client)) == NULL)
+		return 0;
+	for (i = 0; i < c->n_rules; i++) {
+		rule = &p->rules[c->rules[i]];
+		if ((rule->ops & SG_POLICY_PROFILE_OPS) != 0 && sg_rule_has_profile(rule, profile))
+			ops |= rule->ops & SG_POLICY_PROFILE_OPS;
+	}
+	return ops;
+}
+
+unsigned
+sg_policy_client_ops(const struct sg_policy *p, const char *client)
+{
+	const struct sg_policy_client *c;
+	unsigned ops = 0;
+	size_t i;
+
+	if ((c = sg_policy_client_by_name(p, client)) == NULL)
+		return 0;
+	for (i = 0; i < c->n_rules; i++)
+		ops |= p->rules[c->rules[i]].ops;
+	return ops;
+}
+
+int
+sg_policy_check_profile(const struct sg_policy *p, const char *client, enum sg_op op,
+                        const char *profile)
+{
+	if (op <= SG_OP_NONE || op >= SG_OP_COUNT || ((1u << op) & SG_POLICY_PROFILE_OPS) == 0)
+		return SG_ERR_DENIED;
+	return (sg_policy_profile_ops(p, client, profile) & (1u << op)) != 0 ? 0 : SG_ERR_DENIED;
+}
+
+int
 sg_policy_check(const struct sg_policy *p, const char *client, enum sg_op op, const char *key,
                 enum sg_hash hash, enum sg_pad pad)
 {
@@ -484,6 +577,9 @@ sg_policy_check(const struct sg_policy *p, const char *client, enum sg_op op, co
 	if (op <= SG_OP_NONE || op >= SG_OP_COUNT)
 		return SG_ERR_DENIED;
 	opbit = 1u << op;
+	/* A profile op names a profile, never a key: key is the profile's name. */
+	if ((opbit & SG_POLICY_PROFILE_OPS) != 0)
+		return sg_policy_check_profile(p, client, op, key);
 	if ((opbit & SG_POLICY_KEY_OPS) != 0) {
 		if (key == NULL)
 			return SG_ERR_DENIED;
@@ -1012,6 +1108,35 @@ out:
 	return r;
 }
 
+/*
+ * A CA key's certificate: basicConstraints CA:TRUE (X509_check_ca, which
+ * also takes a v1 self-signed root, is not enough: OpenSSL's verifier
+ * refuses such an issuer under a v3 leaf) and, when keyUsage is present,
+ * keyCertSign and cRLSign, since the appliance signs both with the key.
+ */
+static int
+sg_policy_check_ca_cert(X509 *cert, const struct sg_yaml_doc *doc, const char *f, char *why,
+                        size_t why_len)
+{
+	const unsigned need = KU_KEY_CERT_SIGN | KU_CRL_SIGN;
+	uint32_t flags = X509_get_extension_flags(cert);
+	const char *bad = NULL;
+
+	if ((flags & EXFLAG_BCONS) == 0 || (flags & EXFLAG_CA) == 0)
+		bad = "has no basicConstraints CA:TRUE";
+	else if ((flags & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(cert) & need) != need)
+		bad = "has a keyUsage without keyCertSign and cRLSign";
+	ERR_clear_error();
+	if (bad != NULL) {
+		sg_yaml_why(doc, why, why_len, f,
+		            "the certificate of a key with purpose 'ca' %s (it signs certificates "
+		            "and CRLs)",
+		            bad);
+		return SG_ERR_POLICY;
+	}
+	return 0;
+}
+
 /* Loads and checks key i's certificate file into k->cert and k->chain. */
 static int
 sg_policy_load_cert(struct sg_policy_key *k, size_t i, const struct sg_y_key *yk,
@@ -1125,7 +1250,7 @@ sg_policy_load_keys(struct sg_policy *p, const struct sg_yaml_doc *doc, char *wh
 			if (m == sizeof(sg_purposes) / sizeof(sg_purposes[0])) {
 				(void)snprintf(f, sizeof(f), "keys[%zu].purposes[%zu]", i, j);
 				sg_yaml_why(doc, why, why_len, f,
-				            "unknown purpose '%s' (expected sign or timestamp)",
+				            "unknown purpose '%s' (expected sign, timestamp or ca)",
 				            yk->purposes[j]);
 				r = SG_ERR_POLICY;
 				goto out;
@@ -1142,6 +1267,18 @@ sg_policy_load_keys(struct sg_policy *p, const struct sg_yaml_doc *doc, char *wh
 			sg_yaml_why(doc, why, why_len, f,
 			            "purpose 'timestamp' cannot be combined with another: a "
 			            "time-stamping key must sign nothing else");
+			r = SG_ERR_POLICY;
+			goto out;
+		}
+		/*
+		 * Nor does a CA key: a digest of a client's choosing could be the
+		 * digest of a TBSCertificate, and its signature a certificate.
+		 */
+		if ((k->purposes & SG_PURPOSE_CA) != 0 && k->purposes != SG_PURPOSE_CA) {
+			(void)snprintf(f, sizeof(f), "keys[%zu].purposes", i);
+			sg_yaml_why(doc, why, why_len, f,
+			            "purpose 'ca' cannot be combined with another: a CA key must "
+			            "sign nothing but certificates, CRLs and OCSP responses");
 			r = SG_ERR_POLICY;
 			goto out;
 		}
@@ -1175,6 +1312,18 @@ sg_policy_load_keys(struct sg_policy *p, const struct sg_yaml_doc *doc, char *wh
 				goto out;
 			}
 			if ((r = sg_policy_check_tsa_cert(k->cert, doc, f, why, why_len)) != 0)
+				goto out;
+		}
+		if ((k->purposes & SG_PURPOSE_CA) != 0) {
+			(void)snprintf(f, sizeof(f), "keys[%zu].certificate", i);
+			if (k->cert == NULL) {
+				sg_yaml_why(doc, why, why_len, f,
+				            "required for a key with purpose 'ca' (the issuer of "
+				            "what it signs)");
+				r = SG_ERR_POLICY;
+				goto out;
+			}
+			if ((r = sg_policy_check_ca_cert(k->cert, doc, f, why, why_len)) != 0)
 				goto out;
 		}
 	}
@@ -1217,6 +1366,59 @@ sg_policy_role_range(const struct sg_policy *p, const char *role, size_t *n)
 		;
 	*n = end - lo;
 	return *n > 0 ? &p->roles[lo] : NULL;
+}
+
+/*
+ * Rule i's profiles: required by the profile ops, refused without one.
+ * Whether each names a loaded profile is sg_profiles_check_policy's to say,
+ * since profiles are loaded apart from the policy.
+ */
+static int
+sg_policy_load_rule_profiles(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc,
+                             char *why, size_t why_len)
+{
+	const struct sg_y_rule *yr = &p->raw->rules[i];
+	struct sg_policy_rule *rule = &p->rules[i];
+	char f[96];
+	size_t j;
+	int r = SG_ERR_POLICY;
+
+	(void)snprintf(f, sizeof(f), "rules[%zu].profiles", i);
+	if ((rule->ops & SG_POLICY_PROFILE_OPS) == 0) {
+		if (yr->profiles_count > 0) {
+			sg_yaml_why(doc, why, why_len, f,
+			            "only allowed when 'ops' has an op on a profile (cert.issue, "
+			            "cert.revoke, cert.status)");
+			goto out;
+		}
+		r = 0;
+		goto out;
+	}
+	if (yr->profiles_count == 0) {
+		sg_yaml_why(doc, why, why_len, f,
+		            "required when 'ops' has an op on a profile (cert.issue, cert.revoke, "
+		            "cert.status)");
+		goto out;
+	}
+	for (j = 0; j < yr->profiles_count; j++) {
+		if (!sg_wire_name_valid(yr->profiles[j], strlen(yr->profiles[j]))) {
+			(void)snprintf(f, sizeof(f), "rules[%zu].profiles[%zu]", i, j);
+			sg_yaml_why(doc, why, why_len, f,
+			            "invalid profile name '%s' (expected [A-Za-z0-9._-]{1,%d})",
+			            yr->profiles[j], SG_NAME_MAX);
+			goto out;
+		}
+	}
+	if ((rule->profiles = calloc(yr->profiles_count, sizeof(*rule->profiles))) == NULL) {
+		r = SG_ERR_NOMEM;
+		goto out;
+	}
+	for (j = 0; j < yr->profiles_count; j++)
+		rule->profiles[j] = yr->profiles[j];
+	rule->n_profiles = sg_str_sort_unique(rule->profiles, yr->profiles_count);
+	r = 0;
+out:
+	return r;
 }
 
 static int
@@ -1265,14 +1467,18 @@ sg_policy_load_rule(struct sg_policy *p, size_t i, const struct sg_yaml_doc *doc
 			(void)snprintf(f, sizeof(f), "rules[%zu].ops[%zu]", i, j);
 			sg_yaml_why(doc, why, why_len, f,
 			            "unknown op '%s' (expected ping, keys.list, sign.digest, "
-			            "sign.cms or timestamp)",
+			            "sign.cms, timestamp, cert.issue, cert.revoke, cert.status, "
+			            "crl.get, ca.list or ocsp)",
 			            yr->ops[j]);
 			goto out;
 		}
 		rule->ops |= 1u << op;
 	}
+	if ((r = sg_policy_load_rule_profiles(p, i, doc, why, why_len)) != 0)
+		goto out;
+	r = SG_ERR_POLICY;
 	if ((rule->ops & SG_POLICY_KEY_OPS) == 0) {
-		/* Keyless ops only: key, hash and padding lists would mean nothing. */
+		/* No op on a key: key, hash and padding lists would mean nothing. */
 		const char *extra = yr->keys_count > 0       ? "keys"
 		                    : yr->hashes_count > 0   ? "hashes"
 		                    : yr->paddings_count > 0 ? "paddings"
@@ -1427,7 +1633,7 @@ sg_policy_check_http(const struct sg_policy *p, const struct sg_yaml_doc *doc, c
 		(void)snprintf(f, sizeof(f), "rules[%u].ops", (unsigned)c->rules[i]);
 		sg_yaml_why(doc, why, why_len, f,
 		            "grants %s to the HTTP client '%s', which can only be granted "
-		            "timestamp",
+		            "timestamp, ocsp and crl.get",
 		            sg_op_name((enum sg_op)op), c->name);
 		return SG_ERR_POLICY;
 	}
@@ -1437,7 +1643,7 @@ sg_policy_check_http(const struct sg_policy *p, const struct sg_yaml_doc *doc, c
 static int
 sg_policy_load_rules(struct sg_policy *p, const struct sg_yaml_doc *doc, char *why, size_t why_len)
 {
-	size_t *stamp = NULL, i;
+	size_t *stamp = NULL, i, j, n_profiles = 0;
 	int r = SG_ERR_INTERNAL;
 
 	p->n_rules = p->raw->rules_count;
@@ -1448,6 +1654,19 @@ sg_policy_load_rules(struct sg_policy *p, const struct sg_yaml_doc *doc, char *w
 	for (i = 0; i < p->n_rules; i++) {
 		if ((r = sg_policy_load_rule(p, i, doc, why, why_len)) != 0)
 			goto out;
+		n_profiles += p->rules[i].n_profiles;
+	}
+	/* The profiles all rules name, for sg_profiles_check_policy. */
+	if (n_profiles > 0) {
+		if ((p->profiles = calloc(n_profiles, sizeof(*p->profiles))) == NULL) {
+			r = SG_ERR_NOMEM;
+			goto out;
+		}
+		for (i = 0; i < p->n_rules; i++) {
+			for (j = 0; j < p->rules[i].n_profiles; j++)
+				p->profiles[p->n_profiles++] = p->rules[i].profiles[j];
+		}
+		p->n_profiles = sg_str_sort_unique(p->profiles, p->n_profiles);
 	}
 	if (p->n_clients == 0) {
 		r = 0;

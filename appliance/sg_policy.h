@@ -5,8 +5,10 @@
  * A policy names clients (name, CURVE public key or "http: true", roles,
  * in-flight cap), keys (name, pkcs11: URI, algorithm, purposes, self-verify,
  * certificate chain) and rules (which clients or roles may run which ops on
- * which keys with which hashes and paddings).  Everything no rule allows is
- * denied.
+ * which keys with which hashes and paddings, and which certificate profiles
+ * they may issue, revoke and query under).  Everything no rule allows is
+ * denied.  The profiles themselves are sg_profile's (a directory of their
+ * own); sg_profiles_check_policy matches the two.
  *
  * A key's certificate file (PEM, leaf first) is read and checked at load:
  * only CERTIFICATE blocks, each certificate issued and signed by the next,
@@ -94,16 +96,58 @@ X509 *sg_policy_key_cert(const struct sg_policy_key *k);
 STACK_OF(X509) * sg_policy_key_chain(const struct sg_policy_key *k);
 
 /*
- * The decision.  key is NULL for ops that name no key (ping, keys.list);
- * hash and pad are SG_HASH_NONE / SG_PAD_NONE where they do not apply.  For
- * the key ops (sign.digest, sign.cms, timestamp) hash is the hash of the
- * digest: of the content for sign.cms, of the message imprint for
- * timestamp.  Returns 0 if a rule allows it, SG_ERR_UNKNOWN_KEY if key names
- * no key of the policy, SG_ERR_BAD_PADDING if pad does not suit the key's
- * algorithm, and SG_ERR_DENIED otherwise (also for an unknown client).
+ * 1 if the key has purpose "ca": it signs certificates, CRLs and OCSP
+ * responses and nothing else (no rule can grant a key op on it), and it has
+ * a certificate with basicConstraints CA:TRUE (and keyCertSign and cRLSign
+ * if it has a keyUsage).  NULL-safe (0).
+ */
+int sg_policy_key_is_ca(const struct sg_policy_key *k);
+
+/*
+ * The decision.  key is NULL for ops that name no key (ping, keys.list,
+ * crl.get, ca.list, ocsp); hash and pad are SG_HASH_NONE / SG_PAD_NONE where
+ * they do not apply.  For the key ops (sign.digest, sign.cms, timestamp)
+ * hash is the hash of the digest: of the content for sign.cms, of the
+ * message imprint for timestamp.  For the profile ops (cert.issue,
+ * cert.revoke, cert.status) key is the profile's name and the decision is
+ * sg_policy_check_profile's.  Returns 0 if a rule allows it,
+ * SG_ERR_UNKNOWN_KEY if key names no key of the policy, SG_ERR_BAD_PADDING
+ * if pad does not suit the key's algorithm, and SG_ERR_DENIED otherwise
+ * (also for an unknown client).
  */
 int sg_policy_check(const struct sg_policy *p, const char *client, enum sg_op op, const char *key,
                     enum sg_hash hash, enum sg_pad pad);
+
+/*
+ * The decision for a profile op: cert.issue with profile, or cert.revoke /
+ * cert.status of a certificate issued under profile.  0 if a rule that
+ * applies to client lists op and profile; SG_ERR_DENIED otherwise, also for
+ * an unknown client, a NULL profile or an op that is not a profile op.  A
+ * profile the policy does not name is denied like any other: whether it
+ * exists is for the caller to tell (SG_ERR_UNKNOWN_PROFILE) only after this.
+ */
+int sg_policy_check_profile(const struct sg_policy *p, const char *client, enum sg_op op,
+                            const char *profile);
+
+/*
+ * Bit (1 << op) for each profile op that the rules grant client on profile
+ * (for ca.list); 0 for an unknown client or a NULL profile.
+ */
+unsigned sg_policy_profile_ops(const struct sg_policy *p, const char *client, const char *profile);
+
+/*
+ * Bit (1 << op) for each op any rule grants client, on whatever key or
+ * profile: whether it may use an op at all, e.g. before a serial is looked
+ * up for cert.status.  0 for an unknown client.
+ */
+unsigned sg_policy_client_ops(const struct sg_policy *p, const char *client);
+
+/*
+ * Every profile name the rules give, sorted by strcmp, each once (for
+ * sg_profiles_check_policy); sg_policy_profile_at returns NULL past the end.
+ */
+size_t sg_policy_profile_count(const struct sg_policy *p);
+const char *sg_policy_profile_at(const struct sg_policy *p, size_t i);
 
 /*
  * What client may do with key: *ops gets bit (1 << op) for each key op a

@@ -3,7 +3,8 @@
  * sg_policy_check and sg_policy_key_grants; every schema and semantic error,
  * each with its exact code and the file, line and field named in why; key
  * certificates (made here with OpenSSL) and each way a certificate file can
- * be wrong; the ops sign.cms and timestamp; the HTTP client.
+ * be wrong; the ops sign.cms and timestamp; the HTTP client; CA keys (purpose
+ * ca), the profile ops and their decisions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -80,6 +81,7 @@ static struct {
 	EVP_PKEY *root_key, *inter_key, *ec_key, *p384_key, *rsa_key, *tsa_key, *imp_key;
 	X509 *root, *inter, *leaf_ec, *leaf_p384, *leaf_rsa, *leaf_noaki, *impostor;
 	X509 *tsa, *tsa_noncrit, *tsa_multi, *tsa_noeku, *tsa_badku, *dup_ext;
+	X509 *ca_nokusign, *ca_nocrlsign, *ca_noku;
 	X509 *deep[SG_POLICY_MAX_CERTS]; /* a valid chain of 8, leaf first */
 } pki;
 
@@ -158,6 +160,10 @@ static const char *const ext_tsa_multi[] = {"extendedKeyUsage=critical,timeStamp
                                             NULL};
 static const char *const ext_tsa_badku[] = {"keyUsage=critical,digitalSignature,keyCertSign",
                                             "extendedKeyUsage=critical,timeStamping", NULL};
+static const char *const ext_ca_nokusign[] = {"basicConstraints=critical,CA:TRUE",
+                                              "keyUsage=critical,cRLSign", NULL};
+static const char *const ext_ca_nocrlsign[] = {"basicConstraints=critical,CA:TRUE",
+                                               "keyUsage=critical,keyCertSign", NULL};
 static const char *const ext_dup[] = {"basicConstraints=critical,CA:FALSE",
                                       "basicConstraints=critical,CA:FALSE", NULL};
 
@@ -188,6 +194,9 @@ pki_make(void)
 	pki.tsa_noeku = mkcert("TSA 4", pki.tsa_key, pki.inter, pki.inter_key, ext_leaf);
 	pki.tsa_badku = mkcert("TSA 5", pki.tsa_key, pki.inter, pki.inter_key, ext_tsa_badku);
 	pki.dup_ext = mkcert("Test dup", pki.ec_key, pki.inter, pki.inter_key, ext_dup);
+	pki.ca_nokusign = mkcert("CA 2", pki.p384_key, pki.root, pki.root_key, ext_ca_nokusign);
+	pki.ca_nocrlsign = mkcert("CA 3", pki.p384_key, pki.root, pki.root_key, ext_ca_nocrlsign);
+	pki.ca_noku = mkcert("CA 4", pki.p384_key, pki.root, pki.root_key, ext_imp);
 	/* deep[7] is a self-signed root, deep[6..1] CAs, deep[0] the leaf; one EC key. */
 	pki.deep[SG_POLICY_MAX_CERTS - 1] = mkcert("Deep 7", pki.ec_key, NULL, pki.ec_key, ext_ca);
 	for (i = SG_POLICY_MAX_CERTS - 2; i >= 0; i--) {
@@ -202,9 +211,10 @@ pki_free(void)
 {
 	EVP_PKEY *keys[] = {pki.root_key, pki.inter_key, pki.ec_key, pki.p384_key,
 	                    pki.rsa_key,  pki.tsa_key,   pki.imp_key};
-	X509 *certs[] = {pki.root,       pki.inter,     pki.leaf_ec, pki.leaf_p384,   pki.leaf_rsa,
-	                 pki.leaf_noaki, pki.impostor,  pki.tsa,     pki.tsa_noncrit, pki.tsa_multi,
-	                 pki.tsa_noeku,  pki.tsa_badku, pki.dup_ext};
+	X509 *certs[] = {pki.root,        pki.inter,       pki.leaf_ec,      pki.leaf_p384,
+	                 pki.leaf_rsa,    pki.leaf_noaki,  pki.impostor,     pki.tsa,
+	                 pki.tsa_noncrit, pki.tsa_multi,   pki.tsa_noeku,    pki.tsa_badku,
+	                 pki.dup_ext,     pki.ca_nokusign, pki.ca_nocrlsign, pki.ca_noku};
 	size_t i;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -1515,7 +1525,8 @@ test_err_ops_rules(void **state)
 	assert_int_equal(load_fmt(&p, OPS_RULE_FMT, K[0], cms, tsa, "sign.raw", "cms"),
 	                 SG_ERR_POLICY);
 	assert_why(12, "field 'rules[0].ops[0]': unknown op 'sign.raw' (expected ping, keys.list, "
-	               "sign.digest, sign.cms or timestamp)");
+	               "sign.digest, sign.cms, timestamp, cert.issue, cert.revoke, cert.status, "
+	               "crl.get, ca.list or ocsp)");
 #undef OPS_RULE_FMT
 }
 
@@ -1619,6 +1630,311 @@ test_err_limits(void **state)
 	sg_policy_free(p);
 }
 
+/*
+ * CA keys and profile rules.  The line of each field the errors name is in
+ * the comment beside it.
+ */
+#define CA_FMT                                                                                     \
+	"version: 1\n"                                                             /* 1 */         \
+	"clients:\n"                                                               /* 2 */         \
+	"  - {name: ci, curve_public_key: \"%s\", roles: [ci]}\n"                  /* 3 */         \
+	"  - {name: ca-server, curve_public_key: \"%s\", roles: [ca]}\n"           /* 4 */         \
+	"  - {name: web, http: true}\n"                                            /* 5 */         \
+	"keys:\n"                                                                  /* 6 */         \
+	"  - name: root\n"                                                         /* 7 */         \
+	"    uri: \"label:root\"\n"                                                /* 8 */         \
+	"    algorithm: ec-p384\n"                                                 /* 9 */         \
+	"    purposes: [%s]\n"                                                     /* 10 */        \
+	"    certificate: \"%s\"\n"                                                /* 11 */        \
+	"  - {name: int, uri: \"label:int\", algorithm: ec-p384, purposes: [ca], " /* 12 */        \
+	"certificate: \"%s\"}\n"                                                                   \
+	"  - {name: build, uri: \"label:b\", algorithm: ec-p256, purposes: [sign]}\n" /* 13 */     \
+	"  - {name: tsa, uri: \"label:t\", algorithm: ec-p256, purposes: [timestamp], "            \
+	"certificate: \"%s\"}\n"                                                    /* 14 */       \
+	"rules:\n"                                                                  /* 15 */       \
+	"  - roles: [ci]\n"                                                         /* 16 */       \
+	"    ops: [cert.issue, cert.status, ca.list]\n"                             /* 17 */       \
+	"    profiles: [leaf-tls]\n"                                                /* 18 */       \
+	"  - roles: [ca]\n"                                                         /* 19 */       \
+	"    ops: [cert.issue, cert.revoke, cert.status, crl.get, ca.list, ping]\n" /* 20 */       \
+	"    profiles: [leaf-tls, intermediate-ca, leaf-tls]\n"                     /* 21 */       \
+	"  - clients: [ci]\n"                                                       /* 22 */       \
+	"    ops: [sign.digest, cert.revoke]\n"                                     /* 23 */       \
+	"    keys: [build]\n"                                                       /* 24 */       \
+	"    profiles: [%s]\n"                                                      /* 25 */       \
+	"  - clients: [web]\n"                                                      /* 26 */       \
+	"    ops: [%s]\n"                                                           /* 27 */       \
+	"    keys: [tsa]\n"                                                         /* 28 */
+
+/* Loads CA_FMT with the root key's purposes and certificate, the intermediate's
+ * certificate file (int_cert and the root), the third rule's profiles and the
+ * web client's ops. */
+static int
+load_ca(struct sg_policy **p, const char *root_purposes, X509 *root_cert, X509 *int_cert,
+        const char *ci_profiles, const char *web_ops)
+{
+	const char *rp = write_pem("ca-root.pem", root_cert, NULL);
+	/* The intermediate's chain when the root issued it (a bare certificate otherwise). */
+	const char *ip = X509_check_issued(pki.root, int_cert) == X509_V_OK
+	                     ? write_pem("ca-int.pem", int_cert, pki.root, NULL)
+	                     : write_pem("ca-int.pem", int_cert, NULL);
+	const char *tp = write_pem("ca-tsa.pem", pki.tsa, pki.inter, NULL);
+
+	return load_fmt(p, CA_FMT, K[0], K[1], root_purposes, rp, ip, tp, ci_profiles, web_ops);
+}
+
+static struct sg_policy *
+load_ca_valid(void)
+{
+	struct sg_policy *p = NULL;
+
+	if (load_ca(&p, "ca", pki.root, pki.inter, "other", "timestamp, ocsp, crl.get") != 0)
+		fail_msg("valid CA policy refused: %s", why);
+	return p;
+}
+
+static void
+test_ca_keys(void **state)
+{
+	struct sg_policy *p = load_ca_valid();
+	unsigned ops, hashes;
+
+	(void)state;
+	assert_true(sg_policy_key_is_ca(sg_policy_key_by_name(p, "root")));
+	assert_true(sg_policy_key_is_ca(sg_policy_key_by_name(p, "int")));
+	assert_false(sg_policy_key_is_ca(sg_policy_key_by_name(p, "build")));
+	assert_false(sg_policy_key_is_ca(sg_policy_key_by_name(p, "tsa")));
+	assert_false(sg_policy_key_is_ca(NULL));
+	/* The certificates: the root alone, the intermediate and its root. */
+	assert_int_equal(X509_cmp(sg_policy_key_cert(sg_policy_key_by_name(p, "root")), pki.root),
+	                 0);
+	assert_int_equal(sk_X509_num(sg_policy_key_chain(sg_policy_key_by_name(p, "root"))), 0);
+	assert_int_equal(X509_cmp(sg_policy_key_cert(sg_policy_key_by_name(p, "int")), pki.inter),
+	                 0);
+	assert_int_equal(sk_X509_num(sg_policy_key_chain(sg_policy_key_by_name(p, "int"))), 1);
+	/* No key op on a CA key, for anyone. */
+	sg_policy_key_grants(p, "ca-server", sg_policy_key_by_name(p, "int"), &ops, &hashes);
+	assert_int_equal(ops, 0);
+	assert_int_equal(hashes, 0);
+	assert_int_equal(
+	    sg_policy_check(p, "ca-server", SG_OP_SIGN_DIGEST, "int", SG_HASH_SHA384, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_SIGN_DIGEST, "root", SG_HASH_SHA384, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	sg_policy_free(p);
+	/* A key without keyUsage in its CA certificate is a CA all the same. */
+	assert_int_equal(load_ca(&p, "ca", pki.root, pki.ca_noku, "other", "timestamp"), 0);
+	assert_true(sg_policy_key_is_ca(sg_policy_key_by_name(p, "int")));
+	sg_policy_free(p);
+}
+
+static void
+test_err_ca_keys(void **state)
+{
+	struct sg_policy *p = (void *)1;
+
+	(void)state;
+	/* 'ca' is a purpose of its own, like 'timestamp'. */
+	assert_int_equal(load_ca(&p, "ca, sign", pki.root, pki.inter, "other", "timestamp"),
+	                 SG_ERR_POLICY);
+	assert_null(p);
+	assert_why(10, "field 'keys[0].purposes': purpose 'ca' cannot be combined with another");
+	assert_int_equal(load_ca(&p, "timestamp, ca", pki.root, pki.inter, "other", "timestamp"),
+	                 SG_ERR_POLICY);
+	assert_why(10, "field 'keys[0].purposes': purpose 'timestamp' cannot be combined");
+	assert_int_equal(load_ca(&p, "cert", pki.root, pki.inter, "other", "timestamp"),
+	                 SG_ERR_POLICY);
+	assert_why(10, "field 'keys[0].purposes[0]': unknown purpose 'cert' (expected sign, "
+	               "timestamp or ca)");
+	/* The certificate must be a CA's that may sign certificates and CRLs. */
+	assert_int_equal(load_ca(&p, "ca", pki.root, pki.leaf_p384, "other", "timestamp"),
+	                 SG_ERR_POLICY);
+	assert_why(12, "field 'keys[1].certificate': the certificate of a key with purpose 'ca' "
+	               "has no basicConstraints CA:TRUE");
+	assert_int_equal(load_ca(&p, "ca", pki.root, pki.ca_nokusign, "other", "timestamp"),
+	                 SG_ERR_POLICY);
+	assert_why(12, "field 'keys[1].certificate': the certificate of a key with purpose 'ca' "
+	               "has a keyUsage without keyCertSign and cRLSign");
+	assert_int_equal(load_ca(&p, "ca", pki.root, pki.ca_nocrlsign, "other", "timestamp"),
+	                 SG_ERR_POLICY);
+	assert_why(12, "field 'keys[1].certificate': the certificate of a key with purpose 'ca' "
+	               "has a keyUsage without keyCertSign and cRLSign");
+	/* A CA key needs a certificate. */
+	assert_int_equal(
+	    load_fmt(&p, "version: 1\nclients: []\nkeys:\n"
+	                 "  - {name: k, uri: \"label:k\", algorithm: ec-p384, purposes: [ca]}\n"
+	                 "rules: []\n"),
+	    SG_ERR_POLICY);
+	assert_why(4, "field 'keys[0].certificate': required for a key with purpose 'ca'");
+	/* ... of its algorithm. */
+	assert_int_equal(load_ca(&p, "ca", pki.root, pki.leaf_ec, "other", "timestamp"),
+	                 SG_ERR_POLICY);
+	assert_why(12, "field 'keys[1].certificate': ");
+	if (strstr(why, "the certificate's public key is ec-p256, but the key's algorithm is "
+	                "ec-p384") == NULL)
+		fail_msg("why: %s", why);
+	/* No rule can grant a key op on a CA key. */
+	assert_int_equal(
+	    load_fmt(&p,
+	             "version: 1\n" CLIENT_A "keys:\n"
+	             "  - {name: k, uri: \"label:k\", algorithm: ec-p384, purposes: [ca], "
+	             "certificate: \"%s\"}\n"
+	             "rules:\n  - {clients: [a], ops: [sign.cms], keys: [k]}\n",
+	             K[0], write_pem("ca-k.pem", pki.root, NULL)),
+	    SG_ERR_POLICY);
+	assert_why(8, "field 'rules[0].keys[0]': key 'k' lacks purpose 'sign' needed by sign.cms");
+	assert_null(p);
+}
+
+static void
+test_profile_ops(void **state)
+{
+	struct sg_policy *p = load_ca_valid();
+	const unsigned issue = 1u << SG_OP_CERT_ISSUE, revoke = 1u << SG_OP_CERT_REVOKE,
+	               status = 1u << SG_OP_CERT_STATUS;
+
+	(void)state;
+	/* The profile names the rules give, sorted, each once. */
+	assert_int_equal(sg_policy_profile_count(p), 3);
+	assert_string_equal(sg_policy_profile_at(p, 0), "intermediate-ca");
+	assert_string_equal(sg_policy_profile_at(p, 1), "leaf-tls");
+	assert_string_equal(sg_policy_profile_at(p, 2), "other");
+	assert_null(sg_policy_profile_at(p, 3));
+	/* ci: issue and status with leaf-tls; revoke with 'other' (rule 3). */
+	assert_int_equal(sg_policy_check_profile(p, "ci", SG_OP_CERT_ISSUE, "leaf-tls"), 0);
+	assert_int_equal(sg_policy_check_profile(p, "ci", SG_OP_CERT_STATUS, "leaf-tls"), 0);
+	assert_int_equal(sg_policy_check_profile(p, "ci", SG_OP_CERT_REVOKE, "leaf-tls"),
+	                 SG_ERR_DENIED);
+	assert_int_equal(sg_policy_check_profile(p, "ci", SG_OP_CERT_ISSUE, "intermediate-ca"),
+	                 SG_ERR_DENIED);
+	assert_int_equal(sg_policy_check_profile(p, "ci", SG_OP_CERT_REVOKE, "other"), 0);
+	assert_int_equal(sg_policy_check_profile(p, "ci", SG_OP_CERT_ISSUE, "other"),
+	                 SG_ERR_DENIED);
+	assert_int_equal(sg_policy_profile_ops(p, "ci", "leaf-tls"), issue | status);
+	assert_int_equal(sg_policy_profile_ops(p, "ci", "other"), revoke);
+	assert_int_equal(sg_policy_profile_ops(p, "ci", "intermediate-ca"), 0);
+	/* ca-server: all three with both profiles. */
+	assert_int_equal(sg_policy_profile_ops(p, "ca-server", "leaf-tls"),
+	                 issue | revoke | status);
+	assert_int_equal(sg_policy_profile_ops(p, "ca-server", "intermediate-ca"),
+	                 issue | revoke | status);
+	assert_int_equal(
+	    sg_policy_check_profile(p, "ca-server", SG_OP_CERT_REVOKE, "intermediate-ca"), 0);
+	assert_int_equal(sg_policy_profile_ops(p, "ca-server", "other"), 0);
+	/* Profile names are case-sensitive, unknown ones denied. */
+	assert_int_equal(sg_policy_check_profile(p, "ca-server", SG_OP_CERT_ISSUE, "Leaf-tls"),
+	                 SG_ERR_DENIED);
+	assert_int_equal(sg_policy_check_profile(p, "ca-server", SG_OP_CERT_ISSUE, "nope"),
+	                 SG_ERR_DENIED);
+	/* Not a profile op, no profile, unknown client. */
+	assert_int_equal(sg_policy_check_profile(p, "ca-server", SG_OP_CRL_GET, "leaf-tls"),
+	                 SG_ERR_DENIED);
+	assert_int_equal(sg_policy_check_profile(p, "ca-server", SG_OP_SIGN_DIGEST, "leaf-tls"),
+	                 SG_ERR_DENIED);
+	assert_int_equal(sg_policy_check_profile(p, "ca-server", SG_OP_NONE, "leaf-tls"),
+	                 SG_ERR_DENIED);
+	assert_int_equal(sg_policy_check_profile(p, "ca-server", SG_OP_COUNT, "leaf-tls"),
+	                 SG_ERR_DENIED);
+	assert_int_equal(sg_policy_check_profile(p, "ca-server", SG_OP_CERT_ISSUE, NULL),
+	                 SG_ERR_DENIED);
+	assert_int_equal(sg_policy_check_profile(p, "nobody", SG_OP_CERT_ISSUE, "leaf-tls"),
+	                 SG_ERR_DENIED);
+	assert_int_equal(sg_policy_profile_ops(p, "nobody", "leaf-tls"), 0);
+	assert_int_equal(sg_policy_profile_ops(p, "ci", NULL), 0);
+	/* sg_policy_check takes the profile in place of the key. */
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_CERT_ISSUE, "leaf-tls", SG_HASH_NONE, SG_PAD_NONE), 0);
+	assert_int_equal(sg_policy_check(p, "ci", SG_OP_CERT_ISSUE, "intermediate-ca", SG_HASH_NONE,
+	                                 SG_PAD_NONE),
+	                 SG_ERR_DENIED);
+	assert_int_equal(
+	    sg_policy_check(p, "ci", SG_OP_CERT_ISSUE, NULL, SG_HASH_NONE, SG_PAD_NONE),
+	    SG_ERR_DENIED);
+	/* The keyless CA ops. */
+	assert_int_equal(
+	    sg_policy_check(p, "ca-server", SG_OP_CRL_GET, NULL, SG_HASH_NONE, SG_PAD_NONE), 0);
+	assert_int_equal(
+	    sg_policy_check(p, "ca-server", SG_OP_CA_LIST, NULL, SG_HASH_NONE, SG_PAD_NONE), 0);
+	assert_int_equal(sg_policy_check(p, "ci", SG_OP_CA_LIST, NULL, SG_HASH_NONE, SG_PAD_NONE),
+	                 0);
+	assert_int_equal(sg_policy_check(p, "ci", SG_OP_CRL_GET, NULL, SG_HASH_NONE, SG_PAD_NONE),
+	                 SG_ERR_DENIED);
+	assert_int_equal(sg_policy_check(p, "ci", SG_OP_OCSP, NULL, SG_HASH_NONE, SG_PAD_NONE),
+	                 SG_ERR_DENIED);
+	/* The HTTP client: OCSP and CRLs beside time-stamps. */
+	assert_int_equal(sg_policy_check(p, "web", SG_OP_OCSP, NULL, SG_HASH_NONE, SG_PAD_NONE), 0);
+	assert_int_equal(sg_policy_check(p, "web", SG_OP_CRL_GET, NULL, SG_HASH_NONE, SG_PAD_NONE),
+	                 0);
+	/* Every op of a client, whatever the key or profile. */
+	assert_int_equal(sg_policy_client_ops(p, "ci"), issue | status | (1u << SG_OP_CA_LIST) |
+	                                                    revoke | (1u << SG_OP_SIGN_DIGEST));
+	assert_int_equal(sg_policy_client_ops(p, "ca-server"),
+	                 issue | revoke | status | (1u << SG_OP_CRL_GET) | (1u << SG_OP_CA_LIST) |
+	                     (1u << SG_OP_PING));
+	assert_int_equal(sg_policy_client_ops(p, "web"),
+	                 (1u << SG_OP_TIMESTAMP) | (1u << SG_OP_OCSP) | (1u << SG_OP_CRL_GET));
+	assert_int_equal(sg_policy_client_ops(p, "nobody"), 0);
+	sg_policy_free(p);
+	/* A policy without profile rules names no profile. */
+	p = load_valid();
+	assert_int_equal(sg_policy_profile_count(p), 0);
+	assert_null(sg_policy_profile_at(p, 0));
+	sg_policy_free(p);
+}
+
+static void
+test_err_profile_rules(void **state)
+{
+	struct sg_policy *p = (void *)1;
+
+	(void)state;
+	/* The HTTP client may have ocsp and crl.get, nothing else of the CA ops. */
+	assert_int_equal(load_ca(&p, "ca", pki.root, pki.inter, "other", "timestamp, ca.list"),
+	                 SG_ERR_POLICY);
+	assert_null(p);
+	assert_why(27, "field 'rules[3].ops': grants ca.list to the HTTP client 'web', which can "
+	               "only be granted timestamp, ocsp and crl.get");
+	/* A profile name is a name. */
+	assert_int_equal(load_ca(&p, "ca", pki.root, pki.inter, "\"a b\"", "timestamp"),
+	                 SG_ERR_POLICY);
+	assert_why(25, "field 'rules[2].profiles[0]': invalid profile name 'a b'");
+	/* profiles iff a profile op. */
+	assert_int_equal(load_fmt(&p,
+	                          "version: 1\n" CLIENT_A "keys: []\nrules:\n  - clients: [a]\n"
+	                          "    ops: [cert.issue]\n",
+	                          K[0]),
+	                 SG_ERR_POLICY);
+	assert_why(7, "field 'rules[0].profiles': required when 'ops' has an op on a profile "
+	              "(cert.issue, cert.revoke, cert.status)");
+	assert_int_equal(load_fmt(&p,
+	                          "version: 1\n" CLIENT_A "keys: []\nrules:\n  - clients: [a]\n"
+	                          "    ops: [crl.get, ca.list]\n    profiles: [x]\n",
+	                          K[0]),
+	                 SG_ERR_POLICY);
+	assert_why(9, "field 'rules[0].profiles': only allowed when 'ops' has an op on a profile");
+	assert_int_equal(load_fmt(&p,
+	                          "version: 1\n" CLIENT_A "keys: []\nrules:\n  - clients: [a]\n"
+	                          "    ops: [cert.status]\n    profiles: []\n",
+	                          K[0]),
+	                 SG_ERR_POLICY);
+	assert_why(9, "field 'rules[0].profiles': ");
+	/* The CA ops other than the profile ops name no key. */
+	assert_int_equal(load_fmt(&p,
+	                          "version: 1\n" CLIENT_A "keys: []\nrules:\n  - clients: [a]\n"
+	                          "    ops: [cert.issue]\n    profiles: [x]\n    keys: [k]\n",
+	                          K[0]),
+	                 SG_ERR_POLICY);
+	assert_why(10, "field 'rules[0].keys': only allowed when 'ops' has an op on a key");
+	assert_int_equal(load_fmt(&p,
+	                          "version: 1\n" CLIENT_A "keys: []\nrules:\n  - clients: [a]\n"
+	                          "    ops: [crl.get]\n    hashes: [sha256]\n",
+	                          K[0]),
+	                 SG_ERR_POLICY);
+	assert_why(9, "field 'rules[0].hashes': only allowed when 'ops' has an op on a key");
+	assert_null(p);
+}
+
 int
 main(void)
 {
@@ -1651,6 +1967,10 @@ main(void)
 	    cmocka_unit_test(test_http_client),
 	    cmocka_unit_test(test_err_http_client),
 	    cmocka_unit_test(test_err_ops_rules),
+	    cmocka_unit_test(test_ca_keys),
+	    cmocka_unit_test(test_err_ca_keys),
+	    cmocka_unit_test(test_profile_ops),
+	    cmocka_unit_test(test_err_profile_rules),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
