@@ -224,34 +224,41 @@ sg_x509_serial(const unsigned char *s, size_t len, BIGNUM *bn, ASN1_INTEGER **ai
 	return 0;
 }
 
+int
+sg_x509_sig_alg(const X509 *cert, enum sg_hash hash, X509_ALGOR *alg, enum sg_keyalg *keyalg)
+{
+	const EVP_MD *md;
+	int sig_nid = NID_undef, rsa;
+
+	if (cert == NULL || alg == NULL || keyalg == NULL || (md = sg_hash_md(hash)) == NULL ||
+	    sg_cms_cert_keyalg(cert, keyalg) != 0)
+		return SG_ERR_INVALID_ARG;
+	rsa = sg_keyalg_is_rsa(*keyalg);
+	if (OBJ_find_sigid_by_algs(&sig_nid, EVP_MD_get_type(md),
+	                           rsa ? NID_rsaEncryption : NID_X9_62_id_ecPublicKey) != 1)
+		return SG_ERR_INTERNAL;
+	/* RFC 4055 2.1 / RFC 5758 3.2: NULL parameters for RSA, absent for ECDSA. */
+	if (X509_ALGOR_set0(alg, OBJ_nid2obj(sig_nid), rsa ? V_ASN1_NULL : V_ASN1_UNDEF, NULL) != 1)
+		return SG_ERR_INTERNAL;
+	return 0;
+}
+
 /*
- * The issuer's part of a build: its key (EC P-256/P-384, RSA
- * 2048/3072/4096, as sg_cms supports) and the signature algorithm for it
+ * The issuer's part of a build: its key and the signature algorithm for it
  * and hash, written into tbs_alg and kept in b->alg for the outer field.
  */
 static int
 sg_x509_issuer_setup(X509 *issuer, enum sg_hash hash, struct sg_x509_build *b, X509_ALGOR *tbs_alg)
 {
-	const EVP_MD *md;
-	EVP_PKEY *pk;
-	int sig_nid = NID_undef, rsa;
+	int r;
 
-	if ((md = sg_hash_md(hash)) == NULL || sg_cms_cert_keyalg(issuer, &b->keyalg) != 0)
-		return SG_ERR_INVALID_ARG;
-	pk = X509_get0_pubkey(issuer);
-	rsa = sg_keyalg_is_rsa(b->keyalg);
-	if (OBJ_find_sigid_by_algs(&sig_nid, EVP_MD_get_type(md),
-	                           rsa ? NID_rsaEncryption : NID_X9_62_id_ecPublicKey) != 1)
-		return SG_ERR_INTERNAL;
-	/* RFC 4055 2.1 / RFC 5758 3.2: NULL parameters for RSA, absent for ECDSA. */
-	if (X509_ALGOR_set0(tbs_alg, OBJ_nid2obj(sig_nid), rsa ? V_ASN1_NULL : V_ASN1_UNDEF,
-	                    NULL) != 1)
-		return SG_ERR_INTERNAL;
+	if ((r = sg_x509_sig_alg(issuer, hash, tbs_alg, &b->keyalg)) != 0)
+		return r;
 	if ((b->alg = X509_ALGOR_dup(tbs_alg)) == NULL)
 		return SG_ERR_NOMEM;
-	if (EVP_PKEY_up_ref(pk) != 1)
+	if (EVP_PKEY_up_ref(X509_get0_pubkey(issuer)) != 1)
 		return SG_ERR_INTERNAL;
-	b->key = pk;
+	b->key = X509_get0_pubkey(issuer);
 	return 0;
 }
 
@@ -868,8 +875,8 @@ sg_crl_entry_cmp(const void *a, const void *b)
 	return nx == 0 ? 0 : memcmp(sx, sy, nx);
 }
 
-static int
-sg_crl_reason_ok(int reason)
+int
+sg_crl_reason_valid(int reason)
 {
 	switch (reason) {
 	case CRL_REASON_NONE:
@@ -908,7 +915,7 @@ sg_crl_entries(SG_TBS_CRL *t, const struct sg_crl_entry *e, size_t n)
 	    (t->revoked = sk_X509_REVOKED_new_reserve(NULL, (int)n)) == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
-		if (!sg_crl_reason_ok(e[i].reason)) {
+		if (!sg_crl_reason_valid(e[i].reason)) {
 			r = SG_ERR_INVALID_ARG;
 			goto out;
 		}

@@ -81,7 +81,7 @@ int sg_x509_csr_parse(const unsigned char *in, size_t len, X509_REQ **out);
 struct sg_cert_params {
 	EVP_PKEY *pubkey; /* subject public key (from the CSR) */
 	X509_NAME
-	    *subject; /* re-encoded entry by entry (DER whatever the CSR held); may be empty */
+	*subject; /* re-encoded entry by entry (DER whatever the CSR held); may be empty */
 	/* subjectAltName: NULL for none; non-critical, or critical when the subject is empty
 	 * (then required, RFC 5280 4.2.1.6); at least one name when given. */
 	GENERAL_NAMES *sans;
@@ -152,6 +152,25 @@ int sg_x509_finish(struct sg_x509_build *b, const unsigned char *sig, size_t sig
 
 /* Frees a certificate or CRL build; NULL-safe. */
 void sg_x509_build_free(struct sg_x509_build *b);
+
+/*
+ * The signatureAlgorithm with which cert's key signs with hash, set into
+ * alg (RFC 5758 ecdsa-with-SHA256/384/512 with parameters absent; RFC 4055
+ * sha256/384/512WithRSAEncryption with NULL parameters), and the key's
+ * algorithm into *keyalg (it bounds the signature length).  Shared with
+ * sg_ocsp.  Errors: SG_ERR_INVALID_ARG (NULL argument, a key sg_cms does
+ * not support: EC P-256/P-384 and RSA 2048/3072/4096 only, a hash other
+ * than SHA-256/384/512), SG_ERR_INTERNAL.
+ */
+int sg_x509_sig_alg(const X509 *cert, enum sg_hash hash, X509_ALGOR *alg, enum sg_keyalg *keyalg);
+
+/*
+ * 1 if reason may go into a CRL entry or an OCSP revocation: -1
+ * (CRL_REASON_NONE) and 0 (unspecified, written as no reason at all), and
+ * 1..6, 9, 10; 0 for removeFromCRL (8, delta CRLs only), 7 and anything
+ * else.
+ */
+int sg_crl_reason_valid(int reason);
 
 /* One revoked certificate of a CRL. */
 struct sg_crl_entry {
