@@ -862,8 +862,10 @@ sg_client_take(struct signet_client *c, struct sg_slot *s, struct sg_rep *rep)
 }
 
 /*
- * Every request that makes a signature carries an idempotency key, so that a
- * resend returns the stored answer instead of signing again.
+ * Every request that makes a signature or changes state carries an
+ * idempotency key, so that a resend returns the stored answer instead of
+ * signing again (or, for a revocation, failing with already_revoked).  The
+ * other ops only read (an OCSP answer is signed afresh, but changes nothing).
  */
 static int
 sg_client_idem(struct signet_client *c, struct sg_req *req)
@@ -881,8 +883,20 @@ sg_client_idem(struct signet_client *c, struct sg_req *req)
 		idem = req->u.ts.idem;
 		len = &req->u.ts.idem_len;
 		break;
+	case SG_OP_CERT_ISSUE:
+		idem = req->u.issue.idem;
+		len = &req->u.issue.idem_len;
+		break;
+	case SG_OP_CERT_REVOKE:
+		idem = req->u.serial.idem;
+		len = &req->u.serial.idem_len;
+		break;
 	case SG_OP_PING:
 	case SG_OP_KEYS_LIST:
+	case SG_OP_CERT_STATUS:
+	case SG_OP_CRL_GET:
+	case SG_OP_CA_LIST:
+	case SG_OP_OCSP:
 	case SG_OP_NONE:
 	default:
 		return 0;

@@ -1,7 +1,10 @@
 /*
  * sg_client_ops: the synchronous requests of libsignet (see signet.h): one
  * request each, through the engine of sg_client.c, so they share its
- * timeouts, resends and idempotency keys.
+ * timeouts, resends and idempotency keys.  Each checks that the reply
+ * answers the request it made (names, serials, and for certificates and
+ * CRLs that the DER says what the reply says) before handing it out; it
+ * never holds a key and never trusts a reply it has not checked.
  */
 #include "signet.h"
 #include "sg_client_priv.h"
@@ -9,14 +12,21 @@
 #include "sg_tsa.h"
 #include "sg_secret.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ts.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 int
 signet_ping(struct signet_client *c, struct sg_ping_rep *out)
@@ -289,4 +299,331 @@ out:
 	free(tsq);
 	free(stamped);
 	return r;
+}
+
+/* ---- CA delegation ---- */
+
+/* A CSR as cert.issue takes it: DER (nothing after it) or PEM; NULL if neither. */
+static X509_REQ *
+sg_csr_parse(const unsigned char *p, size_t len)
+{
+	const unsigned char *q = p;
+	X509_REQ *req;
+	BIO *bio;
+
+	if ((req = d2i_X509_REQ(NULL, &q, (long)len)) != NULL) {
+		if (q == p + len)
+			return req;
+		X509_REQ_free(req);
+		return NULL;
+	}
+	if ((bio = BIO_new_mem_buf(p, (int)len)) == NULL)
+		return NULL;
+	req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	return req;
+}
+
+/* 1 if the ASN.1 INTEGER a is the positive number of magnitude p[0..len). */
+static int
+sg_asn1_int_is(const ASN1_INTEGER *a, const unsigned char *p, size_t len)
+{
+	BIGNUM *x = NULL, *y = NULL;
+	int same = 0;
+
+	if (a != NULL && (x = ASN1_INTEGER_to_BN(a, NULL)) != NULL &&
+	    (y = BN_bin2bn(p, (int)len, NULL)) != NULL)
+		same = !BN_is_negative(x) && BN_cmp(x, y) == 0;
+	BN_free(x);
+	BN_free(y);
+	return same;
+}
+
+/* 1 if the ASN.1 time t is the second t_s since the epoch. */
+static int
+sg_asn1_time_is(const ASN1_TIME *t, uint64_t t_s)
+{
+	return t != NULL && t_s <= (uint64_t)INT64_MAX && ASN1_TIME_cmp_time_t(t, (time_t)t_s) == 0;
+}
+
+/* One DER X.509 certificate with nothing after it; NULL otherwise. */
+static X509 *
+sg_cert_parse(const unsigned char *p, size_t len)
+{
+	const unsigned char *q = p;
+	X509 *x;
+
+	if ((x = d2i_X509(NULL, &q, (long)len)) != NULL && q != p + len) {
+		X509_free(x);
+		x = NULL;
+	}
+	return x;
+}
+
+/* Checks that rep->cert is the certificate rep describes, for the CSR of q. */
+static int
+sg_issued_check(struct signet_client *c, const struct sg_issue_req *q,
+                const struct sg_issue_rep *rep)
+{
+	X509 *x = NULL;
+	X509_REQ *csr = NULL;
+	const char *what = NULL;
+
+	/* Parsing leaves errors behind on failure: they are not the caller's. */
+	ERR_set_mark();
+	if ((x = sg_cert_parse(rep->cert, rep->cert_len)) == NULL)
+		what = "is not one DER X.509 certificate";
+	else if (!sg_asn1_int_is(X509_get0_serialNumber(x), rep->serial, rep->serial_len))
+		what = "has another serial number than the reply";
+	else if (!sg_asn1_time_is(X509_get0_notBefore(x), rep->not_before) ||
+	         !sg_asn1_time_is(X509_get0_notAfter(x), rep->not_after))
+		what = "has another validity than the reply";
+	else if ((csr = sg_csr_parse(q->csr, q->csr_len)) != NULL &&
+	         EVP_PKEY_eq(X509_get0_pubkey(x), X509_REQ_get0_pubkey(csr)) != 1)
+		what = "is not for the CSR's public key";
+	ERR_pop_to_mark();
+	X509_free(x);
+	X509_REQ_free(csr);
+	if (what == NULL)
+		return 0;
+	sg_client_seterr(c, "the certificate of the reply %s", what);
+	return SG_ERR_MALFORMED;
+}
+
+int
+signet_cert_issue(struct signet_client *c, struct sg_issue_req *ireq, struct sg_issue_rep *out)
+{
+	struct sg_req req;
+	struct sg_rep rep;
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	memset(out, 0, sizeof(*out));
+	req.op = SG_OP_CERT_ISSUE;
+	req.u.issue = *ireq;
+	r = signet_client_call(c, &req, &rep);
+	/* The caller keeps the idempotency key that was used, to retry with it later. */
+	memcpy(ireq->idem, req.u.issue.idem, sizeof(ireq->idem));
+	ireq->idem_len = req.u.issue.idem_len;
+	if (r != 0)
+		goto out;
+	if (strcmp(rep.u.issue.profile, ireq->profile) != 0) {
+		sg_client_seterr(c, "the reply names profile %s: not what was asked",
+		                 rep.u.issue.profile);
+		r = SG_ERR_MALFORMED;
+		goto out;
+	}
+	if ((r = sg_issued_check(c, ireq, &rep.u.issue)) != 0)
+		goto out;
+	/* cert and chain point into buf: moving the struct hands them over with it. */
+	*out = rep.u.issue;
+	rep.u.issue.buf = NULL;
+	r = 0;
+out:
+	sg_rep_clear(&rep);
+	return r;
+}
+
+void
+signet_issue_rep_free(struct sg_issue_rep *rep)
+{
+	if (rep == NULL)
+		return;
+	free(rep->buf);
+	memset(rep, 0, sizeof(*rep));
+}
+
+/* 1 if the status reply s is about serial[0..len). */
+static int
+sg_serial_is(const struct sg_status_rep *s, const unsigned char *serial, size_t len)
+{
+	return s->serial_len == len && memcmp(s->serial, serial, len) == 0;
+}
+
+int
+signet_cert_revoke(struct signet_client *c, struct sg_serial_req *sreq, struct sg_status_rep *out)
+{
+	struct sg_req req;
+	struct sg_rep rep;
+	const char *why = NULL;
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	memset(out, 0, sizeof(*out));
+	req.op = SG_OP_CERT_REVOKE;
+	req.u.serial = *sreq;
+	r = signet_client_call(c, &req, &rep);
+	memcpy(sreq->idem, req.u.serial.idem, sizeof(sreq->idem));
+	sreq->idem_len = req.u.serial.idem_len;
+	if (r != 0)
+		goto out;
+	if (!sg_serial_is(&rep.u.status, sreq->serial, sreq->serial_len))
+		why = "is about another serial number";
+	else if (rep.u.status.status != SG_CERT_REVOKED)
+		why = "does not say the certificate is revoked";
+	else if (rep.u.status.reason != sreq->reason)
+		why = "names another reason";
+	if (why != NULL) {
+		sg_client_seterr(c, "the reply %s: not what was asked", why);
+		r = SG_ERR_MALFORMED;
+		goto out;
+	}
+	*out = rep.u.status;
+	r = 0;
+out:
+	sg_rep_clear(&rep);
+	return r;
+}
+
+int
+signet_cert_status(struct signet_client *c, const unsigned char *serial, size_t serial_len,
+                   struct sg_status_rep *out)
+{
+	struct sg_req req;
+	struct sg_rep rep;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (serial == NULL || serial_len == 0 || serial_len > SG_SERIAL_MAX)
+		return SG_ERR_INVALID_ARG;
+	memset(&req, 0, sizeof(req));
+	req.op = SG_OP_CERT_STATUS;
+	memcpy(req.u.serial.serial, serial, serial_len);
+	req.u.serial.serial_len = serial_len;
+	if ((r = signet_client_call(c, &req, &rep)) != 0)
+		goto out;
+	if (!sg_serial_is(&rep.u.status, serial, serial_len)) {
+		sg_client_seterr(c, "the reply is about another serial number: not what was asked");
+		r = SG_ERR_MALFORMED;
+		goto out;
+	}
+	*out = rep.u.status;
+	r = 0;
+out:
+	sg_rep_clear(&rep);
+	return r;
+}
+
+/* Checks that the DER of rep is one X.509 CRL with the number and times of rep. */
+static int
+sg_crl_check(struct signet_client *c, const struct sg_crl_rep *rep)
+{
+	const unsigned char *q = rep->data;
+	X509_CRL *crl;
+	ASN1_INTEGER *num = NULL;
+	uint64_t n = 0;
+	const char *what = NULL;
+
+	ERR_set_mark();
+	if ((crl = d2i_X509_CRL(NULL, &q, (long)rep->len)) == NULL || q != rep->data + rep->len)
+		what = "is not one DER X.509 CRL";
+	else if ((num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL)) == NULL ||
+	         ASN1_INTEGER_get_uint64(&n, num) != 1 || n != rep->number)
+		what = "has another CRL number than the reply";
+	else if (!sg_asn1_time_is(X509_CRL_get0_lastUpdate(crl), rep->this_update) ||
+	         !sg_asn1_time_is(X509_CRL_get0_nextUpdate(crl), rep->next_update))
+		what = "has other update times than the reply";
+	ERR_pop_to_mark();
+	ASN1_INTEGER_free(num);
+	X509_CRL_free(crl);
+	if (what == NULL)
+		return 0;
+	sg_client_seterr(c, "the CRL of the reply %s", what);
+	return SG_ERR_MALFORMED;
+}
+
+int
+signet_crl_get(struct signet_client *c, const char *ca, struct sg_crl_rep *out)
+{
+	struct sg_req req;
+	struct sg_rep rep;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (ca == NULL || !sg_wire_name_valid(ca, strlen(ca)))
+		return SG_ERR_INVALID_ARG;
+	memset(&req, 0, sizeof(req));
+	req.op = SG_OP_CRL_GET;
+	snprintf(req.u.crl.ca, sizeof(req.u.crl.ca), "%s", ca);
+	if ((r = signet_client_call(c, &req, &rep)) != 0)
+		goto out;
+	if (strcmp(rep.u.crl.ca, ca) != 0) {
+		sg_client_seterr(c, "the reply names CA %s: not what was asked", rep.u.crl.ca);
+		r = SG_ERR_MALFORMED;
+		goto out;
+	}
+	if ((r = sg_crl_check(c, &rep.u.crl)) != 0)
+		goto out;
+	*out = rep.u.crl;
+	rep.u.crl.data = NULL;
+	r = 0;
+out:
+	sg_rep_clear(&rep);
+	return r;
+}
+
+/* Checks each CA of a ca.list reply: named once, its certificate's notAfter its not_after. */
+static int
+sg_cas_check(struct signet_client *c, const struct sg_ca_info *cas, size_t n)
+{
+	X509 *x;
+	size_t i, j;
+	int ok;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i; j++) {
+			if (strcmp(cas[i].name, cas[j].name) == 0) {
+				sg_client_seterr(c, "the reply lists CA %s twice", cas[i].name);
+				return SG_ERR_MALFORMED;
+			}
+		}
+		ERR_set_mark();
+		x = sg_cert_parse(cas[i].cert[0], cas[i].cert_len[0]);
+		ok = x != NULL && sg_asn1_time_is(X509_get0_notAfter(x), cas[i].not_after);
+		ERR_pop_to_mark();
+		X509_free(x);
+		if (!ok) {
+			sg_client_seterr(c,
+			                 "the certificate of CA %s is not DER X.509 or does not "
+			                 "expire when the reply says",
+			                 cas[i].name);
+			return SG_ERR_MALFORMED;
+		}
+	}
+	return 0;
+}
+
+int
+signet_ca_list(struct signet_client *c, struct sg_ca_info **cas, size_t *n)
+{
+	struct sg_req req;
+	struct sg_rep rep;
+	int r;
+
+	*cas = NULL;
+	*n = 0;
+	memset(&req, 0, sizeof(req));
+	req.op = SG_OP_CA_LIST;
+	if ((r = signet_client_call(c, &req, &rep)) != 0 ||
+	    (r = sg_cas_check(c, rep.u.cas.cas, rep.u.cas.n)) != 0)
+		goto out;
+	/* The array was allocated by the decoder with calloc: hand it over. */
+	*cas = rep.u.cas.cas;
+	*n = rep.u.cas.n;
+	rep.u.cas.cas = NULL;
+	rep.u.cas.n = 0;
+	r = 0;
+out:
+	sg_rep_clear(&rep);
+	return r;
+}
+
+void
+signet_cas_free(struct sg_ca_info *cas, size_t n)
+{
+	size_t i;
+
+	for (i = 0; cas != NULL && i < n; i++)
+		free(cas[i].certs_buf);
+	free(cas);
 }

@@ -10,17 +10,19 @@
  * SG_ERR_TIMEOUT (something answered at the TCP level, nothing at the
  * protocol level) or SG_ERR_UNAVAILABLE (no connection could be made).
  *
- * Resending is safe for every request of protocol v1: ping and keys.list are
- * read-only, and every sign.digest, sign.cms and timestamp request carries
- * an idempotency key (16 bytes from
- * RAND_bytes, drawn by the library when the caller gave none) that stays the
- * same across resends, so a resent request returns the stored signature,
- * never a second one.
+ * Resending is safe for every request of protocol v1: ping, keys.list,
+ * cert.status, crl.get, ca.list and ocsp only read, and every sign.digest,
+ * sign.cms, timestamp, cert.issue and cert.revoke request carries an
+ * idempotency key (16 bytes from RAND_bytes, drawn by the library when the
+ * caller gave none) that stays the same across resends, so a resent request
+ * returns the stored answer: never a second signature or certificate, never
+ * already_revoked for a revocation that went through.
  *
  * Threads: a client is NOT thread-safe.  Use one client per thread; each
  * client has its own ZeroMQ context, so clients in different threads share
  * nothing.  The functions that are not methods of a client (signet_opts_*,
- * signet_hash_file, signet_verify_digest, signet_keys_*) are thread-safe.
+ * signet_hash_file, signet_verify_digest, signet_keys_*,
+ * signet_issue_rep_free, signet_cas_free) are thread-safe.
  *
  * Secrets: the client's CURVE secret key is read from cfg->secret_key_file
  * (sg_secret_read_file: owner-only file), decoded into locked memory, handed
@@ -112,8 +114,8 @@ const char *signet_client_errmsg(const struct signet_client *c);
 /*
  * Queues req for sending.  The library assigns req->id (returned in *id too,
  * may be NULL) and, for a sign.digest without an idempotency key, draws a
- * random SIGNET_IDEM_LEN-byte one into req->idem (likewise for sign.cms and
- * timestamp).  Never blocks: the request
+ * random SIGNET_IDEM_LEN-byte one into req->idem (likewise for sign.cms,
+ * timestamp, cert.issue and cert.revoke).  Never blocks: the request
  * is sent at once when the connection is up, else by the next
  * signet_client_recv/wait.  Returns SG_ERR_LIMIT when max_inflight requests
  * are pending, SG_ERR_INVALID_ARG when req cannot be encoded (bad op, hash,
@@ -241,6 +243,78 @@ int signet_timestamp(struct signet_client *c, struct sg_ts_req *req, struct sg_b
  */
 int signet_sign_cms_timestamped(struct signet_client *c, struct sg_sign_req *req,
                                 struct sg_blob_rep *out);
+
+/* ---- CA delegation (docs/protocol.md) ---- */
+
+/*
+ * cert.issue: a certificate for the CSR req->csr (PEM or DER) under the
+ * profile req->profile, with the lifetime req->ttl (0: the profile's
+ * default) and the SANs req->sans.  When req->idem_len is 0 the library
+ * draws a random idempotency key into req->idem first; resends use it, so a
+ * retried request yields the stored certificate (out->replayed), never a
+ * second one.  Profile refusals come back as the appliance's codes
+ * (SG_ERR_SAN_NOT_ALLOWED, SG_ERR_TTL_TOO_LONG, ...).
+ *
+ * On success *out holds the reply: out->cert and out->chain[] point into
+ * out->buf, which belongs to the caller (release with
+ * signet_issue_rep_free).  The library has checked that the reply answers
+ * this request: it names the profile asked for, out->cert is one DER
+ * X.509 certificate whose serial number and validity are out->serial,
+ * out->not_before and out->not_after, and whose public key is the CSR's
+ * (when the CSR parses here; the appliance refuses one that does not);
+ * SG_ERR_MALFORMED otherwise.  It does not verify the chain: the appliance
+ * verified the signature before releasing it, and a relying party checks the
+ * chain against its own root (openssl verify).
+ */
+int signet_cert_issue(struct signet_client *c, struct sg_issue_req *req, struct sg_issue_rep *out);
+
+/* Frees out->buf of signet_cert_issue and clears *rep; NULL-safe. */
+void signet_issue_rep_free(struct sg_issue_rep *rep);
+
+/*
+ * cert.revoke: revokes the certificate of serial req->serial (big-endian,
+ * no leading zero byte) with reason req->reason.  Idempotency as for
+ * signet_cert_issue: a resent revocation returns the stored answer, not
+ * SG_ERR_ALREADY_REVOKED.  On success *out is the certificate's new status;
+ * the library has checked that it is revoked, for the serial and reason
+ * asked (SG_ERR_MALFORMED otherwise).  SG_ERR_UNKNOWN_SERIAL,
+ * SG_ERR_ALREADY_REVOKED and SG_ERR_CEREMONY_REQUIRED are the appliance's.
+ */
+int signet_cert_revoke(struct signet_client *c, struct sg_serial_req *req,
+                       struct sg_status_rep *out);
+
+/*
+ * cert.status: the status of the certificate of serial[0..serial_len)
+ * (1..SG_SERIAL_MAX bytes, else SG_ERR_INVALID_ARG).  A serial the
+ * appliance did not issue is not an error: out->status is SG_CERT_UNKNOWN.
+ * The library has checked that the reply is about this serial
+ * (SG_ERR_MALFORMED otherwise).
+ */
+int signet_cert_status(struct signet_client *c, const unsigned char *serial, size_t serial_len,
+                       struct sg_status_rep *out);
+
+/*
+ * crl.get: the current CRL of the CA ca.  On success out->data (release with
+ * free()) holds out->len bytes of DER; the library has checked that the
+ * reply names ca and that the DER is one X.509 CRL whose CRL number,
+ * thisUpdate and nextUpdate are out->number, out->this_update and
+ * out->next_update (SG_ERR_MALFORMED otherwise).  Its signature is the
+ * caller's to verify, with the CA's certificate (signet_ca_list).
+ */
+int signet_crl_get(struct signet_client *c, const char *ca, struct sg_crl_rep *out);
+
+/*
+ * ca.list: on success *cas (release with signet_cas_free) holds the *n CAs
+ * whose profiles this client may use, each with its certificate and chain
+ * (DER) and those profiles; *cas is NULL when *n is 0.  The library has
+ * checked that no CA is listed twice and that each CA's first certificate
+ * is a DER X.509 certificate whose notAfter is the entry's not_after
+ * (SG_ERR_MALFORMED otherwise).
+ */
+int signet_ca_list(struct signet_client *c, struct sg_ca_info **cas, size_t *n);
+
+/* Frees the n CAs of signet_ca_list (with their certificates); NULL-safe. */
+void signet_cas_free(struct sg_ca_info *cas, size_t n);
 
 /* ---- Local cryptography (no appliance involved) ---- */
 

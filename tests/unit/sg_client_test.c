@@ -26,9 +26,11 @@
 
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <zmq.h>
 
 #include "signet.h"
@@ -66,6 +68,8 @@ struct srv {
 	pthread_t th;
 	atomic_int stop;
 	atomic_int bad; /* the server thread saw something wrong */
+	atomic_int lie; /* CA ops: answer something other than what was asked (LIE_*) */
+	uint64_t next_serial;
 	/* What the server saw (read after the thread is joined). */
 	size_t n_req;
 	size_t max_held;
@@ -151,6 +155,245 @@ srv_send(struct srv *s, const struct msg_in *m)
 	zmq_send(s->sock, s->sb.data, s->sb.size, 0);
 }
 
+/* What a lying server gets wrong in its CA answers. */
+enum {
+	LIE_NONE = 0,
+	LIE_NAME = 1,     /* another profile, CA or serial in the reply */
+	LIE_DER = 2,      /* the DER disagrees: another key, another CRL number, another reason */
+	LIE_SERIAL = 3,   /* cert.issue: the certificate's serial is not the reply's */
+	LIE_VALIDITY = 4, /* the reply's times are not the DER's */
+	LIE_COUNT
+};
+
+/* Records the idempotency key of a request that has one. */
+static void
+srv_note_idem(struct srv *s, const struct sg_req *req)
+{
+	const unsigned char *idem;
+	size_t len;
+
+	switch (req->op) {
+	case SG_OP_SIGN_DIGEST:
+		idem = req->u.sign.idem;
+		len = req->u.sign.idem_len;
+		break;
+	case SG_OP_CERT_ISSUE:
+		idem = req->u.issue.idem;
+		len = req->u.issue.idem_len;
+		break;
+	case SG_OP_CERT_REVOKE:
+		idem = req->u.serial.idem;
+		len = req->u.serial.idem_len;
+		break;
+	default:
+		return;
+	}
+	if (s->n_idem < MAX_SEEN) {
+		memcpy(s->idem[s->n_idem], idem, len);
+		s->idem_len[s->n_idem++] = len;
+	}
+}
+
+/* A certificate for pub signed by key: DER into *der (OPENSSL_free), its length or -1. */
+static int
+mk_cert(EVP_PKEY *pub, EVP_PKEY *key, uint64_t serial, int64_t nb, int64_t na, const char *cn,
+        unsigned char **der)
+{
+	X509 *x = X509_new();
+	X509_NAME *n;
+	int len = -1;
+
+	*der = NULL;
+	if (x != NULL && X509_set_version(x, 2) == 1 &&
+	    ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), serial) == 1 &&
+	    ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) != NULL &&
+	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na) != NULL &&
+	    (n = X509_get_subject_name(x)) != NULL &&
+	    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+	                               0) == 1 &&
+	    X509_set_issuer_name(x, n) == 1 && X509_set_pubkey(x, pub) == 1 &&
+	    X509_sign(x, key, EVP_sha256()) > 0)
+		len = i2d_X509(x, der);
+	X509_free(x);
+	return len;
+}
+
+/* A v2 CRL of issuer CN=cn with the given number and times, signed by key. */
+static int
+mk_crl(EVP_PKEY *key, const char *cn, uint64_t number, int64_t this_u, int64_t next_u,
+       unsigned char **der)
+{
+	X509_CRL *crl = X509_CRL_new();
+	X509_NAME *n = X509_NAME_new();
+	ASN1_INTEGER *num = ASN1_INTEGER_new();
+	ASN1_TIME *t1 = ASN1_TIME_set(NULL, (time_t)this_u),
+	          *t2 = ASN1_TIME_set(NULL, (time_t)next_u);
+	int len = -1;
+
+	*der = NULL;
+	if (crl != NULL && n != NULL && num != NULL && t1 != NULL && t2 != NULL &&
+	    X509_CRL_set_version(crl, 1) == 1 &&
+	    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+	                               0) == 1 &&
+	    X509_CRL_set_issuer_name(crl, n) == 1 && X509_CRL_set1_lastUpdate(crl, t1) == 1 &&
+	    X509_CRL_set1_nextUpdate(crl, t2) == 1 && ASN1_INTEGER_set_uint64(num, number) == 1 &&
+	    X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) == 1 &&
+	    X509_CRL_sign(crl, key, EVP_sha256()) > 0)
+		len = i2d_X509_CRL(crl, der);
+	X509_CRL_free(crl);
+	X509_NAME_free(n);
+	ASN1_INTEGER_free(num);
+	ASN1_TIME_free(t1);
+	ASN1_TIME_free(t2);
+	return len;
+}
+
+static void
+be64(uint64_t v, unsigned char out[8])
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		out[i] = (unsigned char)v;
+}
+
+#define SRV_NOT_BEFORE 1700000000
+#define SRV_CA_NOT_AFTER 2000000000
+#define SRV_CRL_NUMBER 7
+
+/* cert.issue: a certificate for the CSR's key, signed by the server's key. */
+static void
+srv_issue(struct srv *s, const struct sg_req *req, int replayed)
+{
+	const struct sg_issue_req *q = &req->u.issue;
+	const unsigned char *p = q->csr;
+	int lie = atomic_load(&s->lie);
+	struct sg_issue_rep rep;
+	X509_REQ *csr;
+	BIO *bio;
+	EVP_PKEY *pub;
+	unsigned char *leaf = NULL, *ca = NULL;
+	uint64_t serial = s->next_serial++, na;
+	int leaf_len, ca_len;
+
+	if ((csr = d2i_X509_REQ(NULL, &p, (long)q->csr_len)) == NULL &&
+	    (bio = BIO_new_mem_buf(q->csr, (int)q->csr_len)) != NULL) {
+		csr = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	CHECK(s, csr != NULL);
+	if (csr == NULL)
+		return;
+	pub = lie == LIE_DER ? s->key : X509_REQ_get0_pubkey(csr);
+	na = SRV_NOT_BEFORE + (q->ttl != 0 ? q->ttl : 86400);
+	leaf_len = mk_cert(pub, s->key, lie == LIE_SERIAL ? serial + 1 : serial, SRV_NOT_BEFORE,
+	                   (int64_t)na, "leaf", &leaf);
+	ca_len = mk_cert(s->key, s->key, 1, SRV_NOT_BEFORE, SRV_CA_NOT_AFTER, "int-a", &ca);
+	CHECK(s, leaf_len > 0 && ca_len > 0);
+	memset(&rep, 0, sizeof(rep));
+	snprintf(rep.profile, sizeof(rep.profile), "%s", lie == LIE_NAME ? "other" : q->profile);
+	snprintf(rep.ca, sizeof(rep.ca), "int-a");
+	be64(serial, rep.serial);
+	rep.serial_len = 8;
+	rep.not_before = SRV_NOT_BEFORE;
+	rep.not_after = na + (lie == LIE_VALIDITY);
+	rep.cert = leaf;
+	rep.cert_len = (size_t)leaf_len;
+	rep.chain[0] = ca;
+	rep.chain_len[0] = (size_t)ca_len;
+	rep.n_chain = 1;
+	rep.record = req->id + 1000;
+	rep.replayed = replayed;
+	CHECK(s, sg_wire_encode_issue_rep(&s->sb, req->id, &rep) == 0);
+	OPENSSL_free(leaf);
+	OPENSSL_free(ca);
+	X509_REQ_free(csr);
+}
+
+/* cert.revoke and cert.status: serials beginning with 0x7f are unknown, others good. */
+static void
+srv_status(struct srv *s, const struct sg_req *req, int replayed)
+{
+	const struct sg_serial_req *q = &req->u.serial;
+	int lie = atomic_load(&s->lie);
+	struct sg_status_rep rep;
+
+	memset(&rep, 0, sizeof(rep));
+	memcpy(rep.serial, q->serial, q->serial_len);
+	rep.serial_len = q->serial_len;
+	if (lie == LIE_NAME)
+		rep.serial[q->serial_len - 1] ^= 1;
+	rep.record = req->id + 1000;
+	if (req->op == SG_OP_CERT_STATUS && q->serial[0] == 0x7f) {
+		rep.status = SG_CERT_UNKNOWN;
+	} else {
+		rep.status = SG_CERT_GOOD;
+		snprintf(rep.profile, sizeof(rep.profile), "leaf-tls");
+		snprintf(rep.ca, sizeof(rep.ca), "int-a");
+		rep.not_after = SRV_NOT_BEFORE + 86400;
+	}
+	if (req->op == SG_OP_CERT_REVOKE && lie != LIE_SERIAL) {
+		rep.status = SG_CERT_REVOKED;
+		rep.revoked_at = SRV_NOT_BEFORE + 60;
+		rep.reason = lie == LIE_DER
+		                 ? (q->reason == SG_REASON_SUPERSEDED ? SG_REASON_KEY_COMPROMISE
+		                                                      : SG_REASON_SUPERSEDED)
+		                 : q->reason;
+		rep.replayed = replayed;
+	}
+	CHECK(s, sg_wire_encode_status_rep(&s->sb, req->id, req->op, &rep) == 0);
+}
+
+static void
+srv_crl(struct srv *s, const struct sg_req *req)
+{
+	int lie = atomic_load(&s->lie);
+	struct sg_crl_rep rep;
+	unsigned char *der = NULL;
+	int len;
+
+	len = mk_crl(s->key, req->u.crl.ca, SRV_CRL_NUMBER, SRV_NOT_BEFORE, SRV_NOT_BEFORE + 3600,
+	             &der);
+	CHECK(s, len > 0);
+	memset(&rep, 0, sizeof(rep));
+	snprintf(rep.ca, sizeof(rep.ca), "%s", lie == LIE_NAME ? "other-ca" : req->u.crl.ca);
+	rep.number = SRV_CRL_NUMBER + (lie == LIE_DER);
+	rep.this_update = SRV_NOT_BEFORE;
+	rep.next_update = SRV_NOT_BEFORE + 3600 + 60 * (lie == LIE_VALIDITY);
+	rep.data = der;
+	rep.len = (size_t)len;
+	CHECK(s, sg_wire_encode_crl_rep(&s->sb, req->id, &rep) == 0);
+	OPENSSL_free(der);
+}
+
+/* ca.list: int-a (with two profiles) and int-b (none), each with its certificate. */
+static void
+srv_cas(struct srv *s, const struct sg_req *req)
+{
+	int lie = atomic_load(&s->lie);
+	struct sg_ca_info *cas = calloc(2, sizeof(*cas));
+	unsigned char *der = NULL;
+	int len;
+
+	CHECK(s, cas != NULL);
+	if (cas == NULL)
+		return;
+	len = mk_cert(s->key, s->key, 1, SRV_NOT_BEFORE, SRV_CA_NOT_AFTER, "int-a", &der);
+	CHECK(s, len > 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(cas[i].name, sizeof(cas[i].name), "%s",
+		         i == 0 || lie == LIE_NAME ? "int-a" : "int-b");
+		cas[i].not_after = SRV_CA_NOT_AFTER + (lie == LIE_VALIDITY);
+		cas[i].cert[0] = der;
+		cas[i].cert_len[0] = (size_t)len;
+		cas[i].n_certs = 1;
+	}
+	snprintf(cas[0].profiles[0], sizeof(cas[0].profiles[0]), "leaf-tls");
+	snprintf(cas[0].profiles[1], sizeof(cas[0].profiles[1]), "intermediate-ca");
+	cas[0].n_profiles = 2;
+	CHECK(s, sg_wire_encode_cas_rep(&s->sb, req->id, cas, 2) == 0);
+	OPENSSL_free(der);
+	free(cas);
+}
+
 static void
 srv_answer(struct srv *s, const struct msg_in *m, int replayed)
 {
@@ -194,6 +437,19 @@ srv_answer(struct srv *s, const struct msg_in *m, int replayed)
 		memset(sr.record_hash, 0xab, sizeof(sr.record_hash));
 		sr.replayed = replayed;
 		CHECK(s, sg_wire_encode_sign_rep(&s->sb, m->req.id, &sr) == 0);
+		break;
+	case SG_OP_CERT_ISSUE:
+		srv_issue(s, &m->req, replayed);
+		break;
+	case SG_OP_CERT_REVOKE:
+	case SG_OP_CERT_STATUS:
+		srv_status(s, &m->req, replayed);
+		break;
+	case SG_OP_CRL_GET:
+		srv_crl(s, &m->req);
+		break;
+	case SG_OP_CA_LIST:
+		srv_cas(s, &m->req);
 		break;
 	case SG_OP_NONE:
 	default:
@@ -252,10 +508,7 @@ srv_main(void *arg)
 			continue;
 		}
 		s->n_req++;
-		if (m.req.op == SG_OP_SIGN_DIGEST && s->n_idem < MAX_SEEN) {
-			memcpy(s->idem[s->n_idem], m.req.u.sign.idem, m.req.u.sign.idem_len);
-			s->idem_len[s->n_idem++] = m.req.u.sign.idem_len;
-		}
+		srv_note_idem(s, &m.req);
 		switch (s->mode) {
 		case MODE_ECHO:
 			srv_answer(s, &m, 0);
@@ -370,6 +623,7 @@ fx_setup(struct fx *f, int ipc)
 	if (srv_bind(&f->srv) != 0)
 		return -1;
 	f->srv.key = EVP_EC_gen("P-256");
+	f->srv.next_serial = 0x1122334455667788ULL;
 	f->cfg.endpoint = f->srv.endpoint;
 	memcpy(f->cfg.server_pub, f->srv.pub, 32);
 	snprintf(f->cfg.server_pub_z85, sizeof(f->cfg.server_pub_z85), "%s", spub);
@@ -1049,6 +1303,347 @@ test_verify_rsa(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* ---- CA delegation ---- */
+
+/* A CSR for key (CN=svc), DER or PEM, into out (size *len in, length out). */
+static void
+mk_csr(EVP_PKEY *key, int pem, unsigned char *out, size_t *len)
+{
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *n = X509_NAME_new();
+	unsigned char *der = NULL;
+	BIO *bio;
+	BUF_MEM *bm;
+	int dlen;
+
+	assert_non_null(req);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	                                            (const unsigned char *)"svc", -1, -1, 0),
+	                 1);
+	assert_int_equal(X509_REQ_set_subject_name(req, n), 1);
+	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
+	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+	if (pem) {
+		bio = BIO_new(BIO_s_mem());
+		assert_int_equal(PEM_write_bio_X509_REQ(bio, req), 1);
+		BIO_get_mem_ptr(bio, &bm);
+		assert_true(bm->length <= *len);
+		memcpy(out, bm->data, bm->length);
+		*len = bm->length;
+		BIO_free(bio);
+	} else {
+		dlen = i2d_X509_REQ(req, &der);
+		assert_true(dlen > 0 && (size_t)dlen <= *len);
+		memcpy(out, der, (size_t)dlen);
+		*len = (size_t)dlen;
+		OPENSSL_free(der);
+	}
+	X509_NAME_free(n);
+	X509_REQ_free(req);
+}
+
+static void
+issue_req(struct sg_issue_req *q, EVP_PKEY *key, int pem)
+{
+	memset(q, 0, sizeof(*q));
+	snprintf(q->profile, sizeof(q->profile), "leaf-tls");
+	q->csr_len = sizeof(q->csr);
+	mk_csr(key, pem, q->csr, &q->csr_len);
+	q->ttl = 3600;
+	snprintf(q->sans[0], sizeof(q->sans[0]), "DNS:svc.dev.example");
+	q->n_sans = 1;
+}
+
+/* Every CA op against an honest server: the replies and what the server saw. */
+static void
+test_ca_ops(void **state)
+{
+	struct fx *f = *state;
+	static struct sg_issue_req ireq;
+	struct sg_issue_rep irep;
+	struct sg_serial_req sreq;
+	struct sg_status_rep st;
+	struct sg_crl_rep crl;
+	struct sg_ca_info *cas = NULL;
+	unsigned char serial[SG_SERIAL_MAX + 1];
+	const unsigned char *p;
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x;
+	X509_CRL *xc;
+	size_t n = 0;
+
+	assert_non_null(key);
+	srv_start(&f->srv, MODE_ECHO);
+	client(f, 3000, 0, 0);
+
+	/* cert.issue with a DER CSR: the library draws the idempotency key */
+	issue_req(&ireq, key, 0);
+	assert_int_equal(signet_cert_issue(f->c, &ireq, &irep), 0);
+	assert_int_equal(ireq.idem_len, SIGNET_IDEM_LEN);
+	assert_string_equal(irep.profile, "leaf-tls");
+	assert_string_equal(irep.ca, "int-a");
+	assert_int_equal(irep.serial_len, 8);
+	assert_int_equal(irep.serial[0], 0x11);
+	assert_true(irep.not_after - irep.not_before == 3600);
+	assert_int_equal(irep.n_chain, 1);
+	assert_false(irep.replayed);
+	p = irep.cert;
+	x = d2i_X509(NULL, &p, (long)irep.cert_len);
+	assert_non_null(x);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(x), key), 1);
+	X509_free(x);
+	p = irep.chain[0];
+	x = d2i_X509(NULL, &p, (long)irep.chain_len[0]);
+	assert_non_null(x);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(x), f->srv.key), 1);
+	X509_free(x);
+	signet_issue_rep_free(&irep);
+	assert_null(irep.buf);
+	signet_issue_rep_free(NULL);
+
+	/* ... and with a PEM CSR and the profile's default lifetime */
+	issue_req(&ireq, key, 1);
+	ireq.ttl = 0;
+	ireq.n_sans = 0;
+	assert_int_equal(memcmp(ireq.csr, "-----BEGIN CERTIFICATE REQUEST-----", 35), 0);
+	assert_int_equal(signet_cert_issue(f->c, &ireq, &irep), 0);
+	assert_true(irep.not_after - irep.not_before == 86400);
+	assert_int_equal(irep.serial[7], 0x89); /* the server's next serial */
+	signet_issue_rep_free(&irep);
+
+	/* cert.revoke: an idempotency key is drawn; the reply says revoked, with the reason */
+	memset(&sreq, 0, sizeof(sreq));
+	be64(0x1122334455667788ULL, sreq.serial);
+	sreq.serial_len = 8;
+	sreq.reason = SG_REASON_KEY_COMPROMISE;
+	assert_int_equal(signet_cert_revoke(f->c, &sreq, &st), 0);
+	assert_int_equal(sreq.idem_len, SIGNET_IDEM_LEN);
+	assert_int_equal(st.status, SG_CERT_REVOKED);
+	assert_int_equal(st.reason, SG_REASON_KEY_COMPROMISE);
+	assert_string_equal(st.ca, "int-a");
+	assert_true(st.revoked_at != 0);
+
+	/* cert.status: good, and unknown (not an error) */
+	assert_int_equal(signet_cert_status(f->c, sreq.serial, 8, &st), 0);
+	assert_int_equal(st.status, SG_CERT_GOOD);
+	assert_string_equal(st.profile, "leaf-tls");
+	memset(serial, 0x7f, sizeof(serial));
+	assert_int_equal(signet_cert_status(f->c, serial, SG_SERIAL_MAX, &st), 0);
+	assert_int_equal(st.status, SG_CERT_UNKNOWN);
+	assert_string_equal(st.ca, "");
+	assert_int_equal(signet_cert_status(f->c, serial, 0, &st), SG_ERR_INVALID_ARG);
+	assert_int_equal(signet_cert_status(f->c, serial, SG_SERIAL_MAX + 1, &st),
+	                 SG_ERR_INVALID_ARG);
+
+	/* crl.get */
+	assert_int_equal(signet_crl_get(f->c, "int-a", &crl), 0);
+	assert_string_equal(crl.ca, "int-a");
+	assert_true(crl.number == SRV_CRL_NUMBER);
+	assert_true(crl.next_update - crl.this_update == 3600);
+	p = crl.data;
+	xc = d2i_X509_CRL(NULL, &p, (long)crl.len);
+	assert_non_null(xc);
+	assert_int_equal(X509_CRL_verify(xc, f->srv.key), 1);
+	X509_CRL_free(xc);
+	free(crl.data);
+	assert_int_equal(signet_crl_get(f->c, "int/a", &crl), SG_ERR_INVALID_ARG);
+	assert_null(crl.data);
+
+	/* ca.list */
+	assert_int_equal(signet_ca_list(f->c, &cas, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(cas[0].name, "int-a");
+	assert_int_equal(cas[0].n_profiles, 2);
+	assert_string_equal(cas[0].profiles[1], "intermediate-ca");
+	assert_string_equal(cas[1].name, "int-b");
+	assert_int_equal(cas[1].n_profiles, 0);
+	assert_int_equal(cas[1].n_certs, 1);
+	assert_true(cas[1].not_after == SRV_CA_NOT_AFTER);
+	signet_cas_free(cas, n);
+	signet_cas_free(NULL, 0);
+
+	srv_join(&f->srv);
+	/* Keys went with the two issuances and the revocation, and only with them. */
+	assert_int_equal(f->srv.n_idem, 3);
+	assert_int_equal(f->srv.idem_len[2], SIGNET_IDEM_LEN);
+	assert_memory_equal(f->srv.idem[2], sreq.idem, SIGNET_IDEM_LEN);
+	assert_memory_equal(f->srv.idem[1], ireq.idem, SIGNET_IDEM_LEN);
+	assert_memory_not_equal(f->srv.idem[0], f->srv.idem[1], SIGNET_IDEM_LEN);
+	EVP_PKEY_free(key);
+}
+
+/* A server whose answers do not answer the request: SG_ERR_MALFORMED, nothing handed out. */
+static void
+test_ca_ops_mismatch(void **state)
+{
+	struct fx *f = *state;
+	static struct sg_issue_req ireq;
+	struct sg_issue_rep irep;
+	struct sg_serial_req sreq;
+	struct sg_status_rep st;
+	struct sg_crl_rep crl;
+	struct sg_ca_info *cas = NULL;
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	size_t n = 0;
+	static const struct {
+		int lie;
+		const char *msg;
+	} issue_lies[] = {
+	    {LIE_NAME, "profile other"},
+	    {LIE_DER, "public key"},
+	    {LIE_SERIAL, "serial number"},
+	    {LIE_VALIDITY, "validity"},
+	};
+
+	assert_non_null(key);
+	srv_start(&f->srv, MODE_ECHO);
+	client(f, 3000, 0, 0);
+	issue_req(&ireq, key, 0);
+	for (size_t i = 0; i < sizeof(issue_lies) / sizeof(issue_lies[0]); i++) {
+		atomic_store(&f->srv.lie, issue_lies[i].lie);
+		ireq.idem_len = 0;
+		assert_int_equal(signet_cert_issue(f->c, &ireq, &irep), SG_ERR_MALFORMED);
+		if (strstr(signet_client_errmsg(f->c), issue_lies[i].msg) == NULL)
+			fail_msg("lie %d: '%s'", issue_lies[i].lie, signet_client_errmsg(f->c));
+		assert_null(irep.buf);
+		assert_null(irep.cert);
+	}
+
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.serial[0] = 0x42;
+	sreq.serial_len = 3;
+	sreq.reason = SG_REASON_SUPERSEDED;
+	atomic_store(&f->srv.lie, LIE_NAME);
+	assert_int_equal(signet_cert_revoke(f->c, &sreq, &st), SG_ERR_MALFORMED);
+	assert_non_null(strstr(signet_client_errmsg(f->c), "another serial"));
+	assert_int_equal(signet_cert_status(f->c, sreq.serial, 3, &st), SG_ERR_MALFORMED);
+	assert_int_equal(st.serial_len, 0);
+	atomic_store(&f->srv.lie, LIE_DER);
+	assert_int_equal(signet_cert_revoke(f->c, &sreq, &st), SG_ERR_MALFORMED);
+	assert_non_null(strstr(signet_client_errmsg(f->c), "another reason"));
+	atomic_store(&f->srv.lie, LIE_SERIAL);
+	assert_int_equal(signet_cert_revoke(f->c, &sreq, &st), SG_ERR_MALFORMED);
+	assert_non_null(strstr(signet_client_errmsg(f->c), "revoked"));
+
+	atomic_store(&f->srv.lie, LIE_NAME);
+	assert_int_equal(signet_crl_get(f->c, "int-a", &crl), SG_ERR_MALFORMED);
+	assert_non_null(strstr(signet_client_errmsg(f->c), "other-ca"));
+	assert_null(crl.data);
+	atomic_store(&f->srv.lie, LIE_DER);
+	assert_int_equal(signet_crl_get(f->c, "int-a", &crl), SG_ERR_MALFORMED);
+	assert_non_null(strstr(signet_client_errmsg(f->c), "CRL number"));
+	atomic_store(&f->srv.lie, LIE_VALIDITY);
+	assert_int_equal(signet_crl_get(f->c, "int-a", &crl), SG_ERR_MALFORMED);
+	assert_non_null(strstr(signet_client_errmsg(f->c), "update times"));
+
+	atomic_store(&f->srv.lie, LIE_NAME);
+	assert_int_equal(signet_ca_list(f->c, &cas, &n), SG_ERR_MALFORMED);
+	assert_non_null(strstr(signet_client_errmsg(f->c), "twice"));
+	assert_null(cas);
+	assert_int_equal(n, 0);
+	atomic_store(&f->srv.lie, LIE_VALIDITY);
+	assert_int_equal(signet_ca_list(f->c, &cas, &n), SG_ERR_MALFORMED);
+	assert_non_null(strstr(signet_client_errmsg(f->c), "expire"));
+	assert_null(cas);
+
+	/* An honest answer again goes through. */
+	atomic_store(&f->srv.lie, LIE_NONE);
+	assert_int_equal(signet_ca_list(f->c, &cas, &n), 0);
+	signet_cas_free(cas, n);
+	srv_join(&f->srv);
+	EVP_PKEY_free(key);
+}
+
+/*
+ * The server drops the first cert.issue and restarts: the resend carries the
+ * same idempotency key and gets the stored certificate.
+ */
+static void
+test_issue_restart_same_idem(void **state)
+{
+	struct fx *f = *state;
+	static struct sg_issue_req ireq;
+	struct sg_issue_rep irep;
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+
+	assert_non_null(key);
+	srv_start(&f->srv, MODE_RESTART);
+	client(f, 8000, 3, 0);
+	issue_req(&ireq, key, 1);
+	assert_int_equal(signet_cert_issue(f->c, &ireq, &irep), 0);
+	assert_true(irep.replayed);
+	signet_issue_rep_free(&irep);
+	srv_join(&f->srv);
+	assert_true(f->srv.restarted);
+	assert_int_equal(f->srv.n_idem, 2);
+	assert_int_equal(f->srv.idem_len[0], SIGNET_IDEM_LEN);
+	assert_int_equal(f->srv.idem_len[1], SIGNET_IDEM_LEN);
+	assert_memory_equal(f->srv.idem[0], f->srv.idem[1], SIGNET_IDEM_LEN);
+	assert_memory_equal(f->srv.idem[0], ireq.idem, SIGNET_IDEM_LEN);
+	EVP_PKEY_free(key);
+}
+
+/* A "busy" revocation is resent with the caller's own idempotency key. */
+static void
+test_revoke_busy_same_idem(void **state)
+{
+	struct fx *f = *state;
+	struct sg_serial_req sreq;
+	struct sg_status_rep st;
+
+	srv_start(&f->srv, MODE_BUSY);
+	client(f, 2000, 2, 0);
+	memset(&sreq, 0, sizeof(sreq));
+	memset(sreq.serial, 0x31, 16);
+	sreq.serial_len = 16;
+	sreq.reason = SG_REASON_CESSATION_OF_OPERATION;
+	memset(sreq.idem, 0xa5, 20);
+	sreq.idem_len = 20;
+	assert_int_equal(signet_cert_revoke(f->c, &sreq, &st), 0);
+	assert_int_equal(st.reason, SG_REASON_CESSATION_OF_OPERATION);
+	assert_true(st.replayed);
+	srv_join(&f->srv);
+	assert_int_equal(f->srv.n_req, 2);
+	assert_int_equal(f->srv.n_idem, 2);
+	assert_int_equal(f->srv.idem_len[0], 20);
+	assert_int_equal(f->srv.idem_len[1], 20);
+	assert_memory_equal(f->srv.idem[0], sreq.idem, 20);
+	assert_memory_equal(f->srv.idem[1], sreq.idem, 20);
+}
+
+/* A profile refusal reaches the caller with its code and message; nothing is handed out. */
+static void
+test_issue_refused(void **state)
+{
+	struct fx *f = *state;
+	static struct sg_issue_req ireq;
+	struct sg_issue_rep irep;
+	struct sg_serial_req sreq;
+	struct sg_status_rep st;
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	const char *msg = "SAN DNS:evil.example is outside the profile's DNS suffixes";
+
+	assert_non_null(key);
+	f->srv.err_code = SG_ERR_SAN_NOT_ALLOWED;
+	snprintf(f->srv.err_msg, sizeof(f->srv.err_msg), "%s", msg);
+	srv_start(&f->srv, MODE_ERROR);
+	client(f, 2000, 2, 0);
+	issue_req(&ireq, key, 0);
+	assert_int_equal(signet_cert_issue(f->c, &ireq, &irep), SG_ERR_SAN_NOT_ALLOWED);
+	assert_string_equal(signet_client_errmsg(f->c), msg);
+	assert_null(irep.buf);
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.serial[0] = 9;
+	sreq.serial_len = 1;
+	/* A reason the wire cannot name is refused before anything is sent. */
+	sreq.reason = (enum sg_reason)8;
+	assert_int_equal(signet_cert_revoke(f->c, &sreq, &st), SG_ERR_INVALID_ARG);
+	srv_join(&f->srv);
+	/* An error answer is final: no resend. */
+	assert_int_equal(f->srv.n_req, 1);
+	EVP_PKEY_free(key);
+}
+
 #define T_TCP(fn) cmocka_unit_test_setup_teardown(fn, setup_tcp, teardown)
 #define T_IPC(fn) cmocka_unit_test_setup_teardown(fn, setup_ipc, teardown)
 
@@ -1056,18 +1651,36 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T_TCP(test_out_of_order),      T_IPC(test_out_of_order),
-	    T_TCP(test_wait_keeps_others), T_TCP(test_sync_helpers),
-	    T_IPC(test_sync_helpers),      T_TCP(test_timeout_silent),
-	    T_TCP(test_recv_wait_timeout), T_TCP(test_server_error),
-	    T_TCP(test_restart_same_idem), T_IPC(test_restart_same_idem),
-	    T_TCP(test_busy_then_ok),      T_TCP(test_busy_exhausted),
-	    T_TCP(test_oversize_reply),    T_IPC(test_oversize_reply),
-	    T_TCP(test_wrong_server_key),  T_IPC(test_wrong_server_key),
-	    T_TCP(test_unavailable),       T_IPC(test_unavailable),
-	    T_TCP(test_pipeline),          T_TCP(test_pipeline_abort),
-	    T_TCP(test_inflight_limit),    T_TCP(test_new_failures),
-	    T_TCP(test_hash_file),         T_TCP(test_verify_rsa),
+	    T_TCP(test_out_of_order),
+	    T_IPC(test_out_of_order),
+	    T_TCP(test_wait_keeps_others),
+	    T_TCP(test_sync_helpers),
+	    T_IPC(test_sync_helpers),
+	    T_TCP(test_timeout_silent),
+	    T_TCP(test_recv_wait_timeout),
+	    T_TCP(test_server_error),
+	    T_TCP(test_restart_same_idem),
+	    T_IPC(test_restart_same_idem),
+	    T_TCP(test_busy_then_ok),
+	    T_TCP(test_busy_exhausted),
+	    T_TCP(test_oversize_reply),
+	    T_IPC(test_oversize_reply),
+	    T_TCP(test_wrong_server_key),
+	    T_IPC(test_wrong_server_key),
+	    T_TCP(test_unavailable),
+	    T_IPC(test_unavailable),
+	    T_TCP(test_pipeline),
+	    T_TCP(test_pipeline_abort),
+	    T_TCP(test_inflight_limit),
+	    T_TCP(test_new_failures),
+	    T_TCP(test_hash_file),
+	    T_TCP(test_verify_rsa),
+	    T_TCP(test_ca_ops),
+	    T_IPC(test_ca_ops),
+	    T_TCP(test_ca_ops_mismatch),
+	    T_TCP(test_issue_restart_same_idem),
+	    T_TCP(test_revoke_busy_same_idem),
+	    T_TCP(test_issue_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
