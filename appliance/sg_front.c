@@ -1,6 +1,7 @@
 /* sg_front: see sg_front.h and docs/protocol.md. */
 #include "sg_front.h"
 #include "sg_front_priv.h"
+#include "sg_ca.h"
 #include "sg_cms.h"
 #include "sg_err.h"
 #include "sg_hsm_proto.h"
@@ -71,9 +72,20 @@ sg_pend_alloc(struct sg_front *f)
 	p->out = NULL;
 	p->out_len = 0;
 	p->ts_status = 0;
+	p->ca = NULL;
 	memset(&p->rec, 0, sizeof(p->rec));
 	p->rec.cookie = p;
 	f->in_flight++;
+	return p;
+}
+
+struct sg_pending *
+sg_front_internal_pending(struct sg_front *f)
+{
+	struct sg_pending *p = sg_pend_alloc(f);
+
+	if (p == NULL)
+		sg_warn("%zu requests in flight: an internal request waits", f->in_flight);
 	return p;
 }
 
@@ -222,6 +234,8 @@ sg_pend_free(struct sg_front *f, struct sg_pending *p)
 	sg_wipe(&p->rec, sizeof(p->rec));
 	sg_cms_build_free(p->build);
 	p->build = NULL;
+	sg_ca_job_free(p->ca);
+	p->ca = NULL;
 	free(p->out);
 	p->out = NULL;
 	p->out_len = 0;
@@ -421,6 +435,7 @@ sg_front_free(struct sg_front *f)
 	free(f->config_path);
 	free(f->policy_path);
 	sg_keys_free(f->keys);
+	sg_ca_free(f->ca);
 	free(f->counts);
 	sg_policy_free(f->policy);
 	sg_wire_dec_free(f->dec);
@@ -496,6 +511,8 @@ sg_front_new(const struct sg_config *cfg, const char *config_path, struct sg_pol
 	}
 	f->signer_serving = 1;
 	if ((r = sg_front_load_keys(f, f->policy, why, why_len)) != 0)
+		goto out;
+	if ((r = sg_ca_new(cfg->profiles_dir, f->policy, &f->ca, why, why_len)) != 0)
 		goto out;
 	if ((r = sg_front_bind_clients(f, server_secret, why, why_len)) != 0)
 		goto out;
@@ -603,6 +620,13 @@ sg_front_encode_reply(struct sg_front *f, struct sg_pending *p)
 		memcpy(blob.record_hash, rec->record_hash, sizeof(blob.record_hash));
 		blob.replayed = rec->rep.replayed;
 		return sg_wire_encode_blob_rep(&f->sb, rec->req_id, rec->op, &blob);
+	case SG_OP_CERT_ISSUE:
+	case SG_OP_CERT_REVOKE:
+	case SG_OP_CERT_STATUS:
+	case SG_OP_CRL_GET:
+	case SG_OP_CA_LIST:
+	case SG_OP_OCSP:
+		return sg_ca_encode_reply(f, p);
 	case SG_OP_NONE:
 	default:
 		return sg_wire_encode_err(&f->sb, rec->req_id, SG_ERR_INTERNAL, NULL);
@@ -1087,6 +1111,14 @@ sg_front_on_request(struct sg_front *f, void *sock)
 	case SG_OP_TIMESTAMP:
 		sg_front_timestamp(f, p, &req);
 		break;
+	case SG_OP_CERT_ISSUE:
+	case SG_OP_CERT_REVOKE:
+	case SG_OP_CERT_STATUS:
+	case SG_OP_CRL_GET:
+	case SG_OP_CA_LIST:
+	case SG_OP_OCSP:
+		sg_ca_request(f, p, &req);
+		break;
 	case SG_OP_NONE:
 	default:
 		sg_front_fail(f, p, SG_ERR_UNKNOWN_OP, NULL);
@@ -1136,6 +1168,10 @@ sg_front_on_signed(struct sg_front *f)
 		sg_front_fail(f, p, rep.err, sg_strerror(rep.err));
 		goto out;
 	}
+	if (p->ca != NULL) {
+		sg_ca_on_signed(f, p, rep.sig, rep.sig_len);
+		goto out;
+	}
 	if (p->rec.op == SG_OP_SIGN_CMS || p->rec.op == SG_OP_TIMESTAMP) {
 		r = p->rec.op == SG_OP_SIGN_CMS
 		        ? sg_cms_finish(p->build, rep.sig, rep.sig_len, &p->out, &p->out_len)
@@ -1176,13 +1212,17 @@ sg_front_on_audited(struct sg_front *f)
 		next = rec->next;
 		if (rec->status != 0 && rec->has_sig)
 			sg_warn("signature for %s withheld: audit log not writable", rec->client);
-		/* One reply per request, even if the proper one cannot be encoded. */
-		if (sg_front_encode_reply(f, p) == 0 ||
-		    sg_wire_encode_err(&f->sb, p->rec.req_id, SG_ERR_INTERNAL, NULL) == 0)
+		/* One reply per request, even if the proper one cannot be encoded; none
+		 * for the appliance's own requests (no peer). */
+		if (p->rid_len == 0)
+			;
+		else if (sg_front_encode_reply(f, p) == 0 ||
+		         sg_wire_encode_err(&f->sb, p->rec.req_id, SG_ERR_INTERNAL, NULL) == 0)
 			sg_front_send(f, p);
 		else
 			sg_error("no reply could be encoded for request %llu of %s",
 			         (unsigned long long)p->rec.req_id, p->rec.client);
+		sg_ca_after_audit(f, p);
 		sg_pend_free(f, p);
 	}
 }
@@ -1205,6 +1245,15 @@ sg_front_reload(struct sg_front *f)
 		sg_error("policy reload failed, keeping the old policy: %s", why);
 		sg_policy_free(np);
 		/* The signer may have half-switched: restore the old inventory. */
+		if (sg_front_load_keys(f, f->policy, why, sizeof(why)) != 0)
+			sg_error("could not restore the old key inventory: %s", why);
+		return;
+	}
+	/* The certificate profiles are read again too, and must fit the new policy. */
+	if ((r = sg_ca_reload(f->ca, np, why, sizeof(why))) != 0) {
+		f->st.reload_failures++;
+		sg_error("policy reload failed, keeping the old policy: %s", why);
+		sg_policy_free(np);
 		if (sg_front_load_keys(f, f->policy, why, sizeof(why)) != 0)
 			sg_error("could not restore the old key inventory: %s", why);
 		return;
@@ -1310,7 +1359,8 @@ sg_front_run(struct sg_front *f, int sigfd)
 			break;
 		if (f->draining)
 			sg_front_abandon_signing(f);
-		n = zmq_poll(items, nitems, f->draining ? 50 : -1);
+		sg_ca_tick(f);
+		n = zmq_poll(items, nitems, f->draining ? 50 : sg_ca_timeout_ms(f));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -134,4 +134,11 @@ void sg_front_to_signer(struct sg_front *f, struct sg_pending *p, const struct s
                         enum sg_hash hash, enum sg_pad pad, const unsigned char *digest,
                         size_t len);
 
+/*
+ * A request the appliance makes of its own accord (a CRL): a pending entry
+ * without a peer (no reply is sent) and outside every client's in-flight
+ * count.  NULL when the pool is full.
+ */
+struct sg_pending *sg_front_internal_pending(struct sg_front *f);
+
 #endif /* SG_FRONT_PRIV_H */
