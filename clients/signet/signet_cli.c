@@ -346,14 +346,52 @@ out:
 	return r;
 }
 
+void
+cli_artifact_name(const char *path, char *out, size_t max)
+{
+	const char *base = strrchr(path, '/');
+	size_t i;
+
+	base = base != NULL && base[1] != '\0' ? base + 1 : path;
+	snprintf(out, max + 1, "%s", base);
+	if (!sg_wire_utf8_valid((const unsigned char *)out, strlen(out))) {
+		for (i = 0; out[i] != '\0'; i++) {
+			if ((unsigned char)out[i] >= 0x80)
+				out[i] = '?';
+		}
+	}
+}
+
+int
+cli_job_id(const struct cli *cli, const char **job)
+{
+	const char *j = *job;
+
+	if (j == NULL)
+		j = getenv("SIGNET_JOB_ID");
+	if (j == NULL || j[0] == '\0')
+		j = getenv("CI_JOB_ID");
+	if (j != NULL && j[0] == '\0')
+		j = NULL;
+	if (j != NULL && (strlen(j) > SG_META_JOB_MAX ||
+	                  !sg_wire_utf8_valid((const unsigned char *)j, strlen(j))))
+		return cli_usage(cli, "the job id must be UTF-8 of at most %d bytes",
+		                 SG_META_JOB_MAX);
+	*job = j;
+	return 0;
+}
+
 static void
 cli_help(FILE *f)
 {
 	fputs("usage: signet COMMAND [OPTIONS] [ARGS]\n"
 	      "\n"
 	      "Commands:\n"
-	      "  sign FILE... --key NAME   have the appliance sign files (writes FILE.sig)\n"
-	      "  verify FILE --sig SIG     verify a signature locally\n"
+	      "  sign FILE... --key NAME   have the appliance sign files (FILE.sig, or FILE.p7s\n"
+	      "                            with --format cms)\n"
+	      "  verify FILE --sig SIG     verify a raw, CMS or time-stamp signature locally\n"
+	      "  timestamp FILE            have the appliance's TSA time-stamp a file (FILE.tsr)\n"
+	      "  bundle export DIR         write a verification bundle for offline verify\n"
 	      "  keys                      list the keys this client may use\n"
 	      "  pubkey --key NAME         print a key's public key (PEM)\n"
 	      "  ping                      check that the appliance answers\n"
@@ -424,6 +462,10 @@ main(int argc, char **argv)
 		return cli_cmd_pubkey(&cli, argc - 1, argv + 1);
 	if (strcmp(cmd, "ping") == 0)
 		return cli_cmd_ping(&cli, argc - 1, argv + 1);
+	if (strcmp(cmd, "timestamp") == 0)
+		return cli_cmd_timestamp(&cli, argc - 1, argv + 1);
+	if (strcmp(cmd, "bundle") == 0)
+		return cli_cmd_bundle(&cli, argc - 1, argv + 1);
 	cli.cmd = NULL;
 	return cli_usage(&cli, "unknown command '%s'", cmd);
 }

@@ -35,6 +35,9 @@ enum {
 	CLI_OPT_UNTRUSTED,
 	CLI_OPT_CRL,
 	CLI_OPT_BUNDLE,
+	CLI_OPT_TIMESTAMP,
+	CLI_OPT_REQUEST,
+	CLI_OPT_CRL_OUT,
 };
 
 /* The long options every command accepts (getopt_long table entries). */
@@ -110,11 +113,23 @@ int cli_write_atomic(const char *path, const void *data, size_t len, int force, 
 /* Reads at most max bytes of path into buf; SG_ERR_LIMIT if it is longer. */
 int cli_read_small(const char *path, unsigned char *buf, size_t max, size_t *len);
 
+/* The artifact name sent to the audit log: path's base name, as valid UTF-8 (max bytes). */
+void cli_artifact_name(const char *path, char *out, size_t max);
+
+/*
+ * The CI job id for the audit log: *job (--job) if given, else
+ * $SIGNET_JOB_ID, else $CI_JOB_ID, else NULL.  Returns 0, or the exit code
+ * of a usage error (not UTF-8, too long), already reported.
+ */
+int cli_job_id(const struct cli *cli, const char **job);
+
 /* The commands: argc/argv start at the command's name. */
 int cli_cmd_sign(struct cli *cli, int argc, char **argv);
 int cli_cmd_verify(struct cli *cli, int argc, char **argv);
 int cli_cmd_keys(struct cli *cli, int argc, char **argv);
 int cli_cmd_pubkey(struct cli *cli, int argc, char **argv);
 int cli_cmd_ping(struct cli *cli, int argc, char **argv);
+int cli_cmd_timestamp(struct cli *cli, int argc, char **argv);
+int cli_cmd_bundle(struct cli *cli, int argc, char **argv);
 
 #endif /* SIGNET_CLI_H */

@@ -619,6 +619,173 @@ out:
 	return r;
 }
 
+int
+cli_cms_selfcheck(const unsigned char *der, size_t len, const EVP_MD *md,
+                  const unsigned char *digest, size_t digest_len, const EVP_PKEY *pub,
+                  const unsigned char *cert, size_t cert_len, int want_ts, char *why,
+                  size_t why_len)
+{
+	CMS_ContentInfo *cms = NULL;
+	CMS_SignerInfo *si;
+	STACK_OF(X509) *signers = NULL;
+	const ASN1_OCTET_STRING *mdval, *sigval;
+	X509_ALGOR *dig = NULL;
+	const ASN1_OBJECT *dig_obj = NULL;
+	unsigned char *sder = NULL, imprint[EVP_MAX_MD_SIZE];
+	unsigned ilen = 0;
+	struct cli_ts_info ts;
+	X509_ATTRIBUTE *attr;
+	ASN1_TYPE *v;
+	PKCS7 *token = NULL;
+	TS_VERIFY_CTX *vctx = NULL;
+	const unsigned char *p = der;
+	const EVP_MD *tmd;
+	X509 *signer;
+	BIO *empty = NULL;
+	int slen, idx, r = SG_ERR_SELF_VERIFY;
+
+	if (len > LONG_MAX || (cms = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL ||
+	    p != der + len || OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
+	    CMS_is_detached(cms) != 1 || sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)) != 1) {
+		snprintf(why, why_len, "not a detached CMS SignedData with one signer");
+		goto out;
+	}
+	si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+	CMS_SignerInfo_get0_algs(si, NULL, NULL, &dig, NULL);
+	X509_ALGOR_get0(&dig_obj, NULL, NULL, dig);
+	if (OBJ_obj2nid(dig_obj) != EVP_MD_get_type(md)) {
+		snprintf(why, why_len, "the CMS uses another digest algorithm than was asked for");
+		goto out;
+	}
+	if ((empty = BIO_new_mem_buf("", 0)) == NULL ||
+	    CMS_verify(cms, NULL, NULL, empty, NULL,
+	               CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY | CMS_NO_CONTENT_VERIFY) != 1 ||
+	    CMS_signed_get_attr_count(si) < 0) {
+		snprintf(why, why_len, "the CMS signature does not verify: %s", pkix_ossl_reason());
+		goto out;
+	}
+	if ((signers = CMS_get0_signers(cms)) == NULL || sk_X509_num(signers) != 1 ||
+	    (signer = sk_X509_value(signers, 0)) == NULL ||
+	    EVP_PKEY_eq(X509_get0_pubkey(signer), pub) != 1) {
+		snprintf(why, why_len,
+		         "the CMS signer's certificate does not hold the key's public key");
+		goto out;
+	}
+	if (cert != NULL && ((slen = i2d_X509(signer, &sder)) <= 0 || (size_t)slen != cert_len ||
+	                     memcmp(sder, cert, cert_len) != 0)) {
+		snprintf(why, why_len, "the CMS signer's certificate is not the key's (keys.list)");
+		goto out;
+	}
+	mdval = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3,
+	                                    V_ASN1_OCTET_STRING);
+	if (mdval == NULL || (size_t)mdval->length != digest_len ||
+	    memcmp(mdval->data, digest, digest_len) != 0) {
+		snprintf(why, why_len, "the CMS messageDigest is not the file's digest");
+		goto out;
+	}
+	if (want_ts) {
+		idx = CMS_unsigned_get_attr_by_NID(si, NID_id_smime_aa_timeStampToken, -1);
+		sigval = CMS_SignerInfo_get0_signature(si);
+		if (idx < 0 || (attr = CMS_unsigned_get_attr(si, idx)) == NULL ||
+		    X509_ATTRIBUTE_count(attr) != 1 ||
+		    (v = X509_ATTRIBUTE_get0_type(attr, 0)) == NULL || v->type != V_ASN1_SEQUENCE) {
+			snprintf(why, why_len, "the CMS has no embedded time-stamp");
+			goto out;
+		}
+		p = v->value.sequence->data;
+		if ((token = d2i_PKCS7(NULL, &p, v->value.sequence->length)) == NULL ||
+		    pkix_ts_read(token, &ts, &tmd, why, why_len) != 0 ||
+		    EVP_Digest(sigval->data, (size_t)sigval->length, imprint, &ilen, tmd, NULL) !=
+		        1) {
+			snprintf(why, why_len, "the embedded time-stamp does not parse");
+			goto out;
+		}
+		if ((vctx = TS_VERIFY_CTX_new()) == NULL) {
+			r = SG_ERR_NOMEM;
+			goto out;
+		}
+		TS_VERIFY_CTX_set_imprint(vctx, OPENSSL_memdup(imprint, ilen), (long)ilen);
+		TS_VERIFY_CTX_set_flags(vctx, TS_VFY_VERSION | TS_VFY_IMPRINT);
+		if (TS_RESP_verify_token(vctx, token) != 1) {
+			snprintf(why, why_len,
+			         "the embedded time-stamp is not over the signature value: %s",
+			         pkix_ossl_reason());
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	TS_VERIFY_CTX_free(vctx);
+	PKCS7_free(token);
+	OPENSSL_free(sder);
+	sk_X509_free(signers);
+	BIO_free(empty);
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return r;
+}
+
+int
+cli_tsr_selfcheck(const unsigned char *der, size_t len, const unsigned char *imprint,
+                  size_t imprint_len, const unsigned char *tsq, size_t tsq_len,
+                  struct cli_ts_info *ts, long *status, char *why, size_t why_len)
+{
+	TS_RESP *resp = NULL;
+	TS_REQ *req = NULL;
+	TS_VERIFY_CTX *vctx = NULL;
+	const unsigned char *p = der;
+	const EVP_MD *md;
+	int r = SG_ERR_SELF_VERIFY;
+
+	memset(ts, 0, sizeof(*ts));
+	*status = -1;
+	if (len > LONG_MAX || (resp = d2i_TS_RESP(NULL, &p, (long)len)) == NULL || p != der + len) {
+		snprintf(why, why_len, "not a DER TimeStampResp");
+		goto out;
+	}
+	*status = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp)));
+	if ((*status != 0 && *status != 1) || TS_RESP_get_token(resp) == NULL) {
+		snprintf(why, why_len, "the time-stamping authority did not grant it (status %ld)",
+		         *status);
+		r = SG_ERR_DENIED;
+		goto out;
+	}
+	if (pkix_ts_read(TS_RESP_get_token(resp), ts, &md, why, why_len) != 0)
+		goto out;
+	if (tsq != NULL) {
+		p = tsq;
+		if (tsq_len > LONG_MAX || (req = d2i_TS_REQ(NULL, &p, (long)tsq_len)) == NULL ||
+		    p != tsq + tsq_len || (vctx = TS_REQ_to_TS_VERIFY_CTX(req, NULL)) == NULL) {
+			snprintf(why, why_len, "the request does not parse");
+			goto out;
+		}
+		/* Imprint, nonce and policy of the request; not the signature (no anchors). */
+		TS_VERIFY_CTX_set_flags(
+		    vctx, TS_VFY_VERSION | TS_VFY_IMPRINT | TS_VFY_NONCE |
+		              (TS_REQ_get_policy_id(req) != NULL ? TS_VFY_POLICY : 0));
+	} else {
+		if ((vctx = TS_VERIFY_CTX_new()) == NULL) {
+			r = SG_ERR_NOMEM;
+			goto out;
+		}
+		TS_VERIFY_CTX_set_imprint(vctx, OPENSSL_memdup(imprint, imprint_len),
+		                          (long)imprint_len);
+		TS_VERIFY_CTX_set_flags(vctx, TS_VFY_VERSION | TS_VFY_IMPRINT);
+	}
+	if (TS_RESP_verify_response(vctx, resp) != 1) {
+		snprintf(why, why_len, "the time-stamp does not answer the request: %s",
+		         pkix_ossl_reason());
+		goto out;
+	}
+	r = 0;
+out:
+	TS_VERIFY_CTX_free(vctx);
+	TS_REQ_free(req);
+	TS_RESP_free(resp);
+	ERR_clear_error();
+	return r;
+}
+
 static void
 pkix_hex(FILE *f, const unsigned char *p, size_t n)
 {

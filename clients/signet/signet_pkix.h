@@ -121,6 +121,33 @@ int cli_verify_cms(const char *path, const unsigned char *der, size_t len,
 int cli_verify_ts(const char *path, const unsigned char *der, size_t len, enum cli_sigfmt fmt,
                   const struct cli_trust *t, struct cli_vresult *res);
 
+/*
+ * Checks a CMS that the appliance made over a file whose md digest is
+ * digest, before it is written (the CLI has no trust anchors here, so no
+ * certificate path): one detached SignerInfo with digest algorithm md, a
+ * signer certificate holding pub (and equal to the DER cert, when not
+ * NULL), a signature over the signed attributes that verifies (CMS_verify),
+ * messageDigest equal to digest, and, when want_ts, an embedded time-stamp
+ * token whose imprint is the hash of the signature value.  Returns 0 or
+ * SG_ERR_SELF_VERIFY with why.
+ */
+int cli_cms_selfcheck(const unsigned char *der, size_t len, const EVP_MD *md,
+                      const unsigned char *digest, size_t digest_len, const EVP_PKEY *pub,
+                      const unsigned char *cert, size_t cert_len, int want_ts, char *why,
+                      size_t why_len);
+
+/*
+ * Checks a TimeStampResp before it is written: granted, a token of version
+ * 1 whose imprint is imprint (imprint form), or that answers the DER
+ * TimeStampReq tsq (request form: imprint, nonce, policy; imprint NULL).
+ * The TSA's signature is not checked here (no trust anchors).  Fills *ts
+ * from the token when there is one.  Returns 0, SG_ERR_DENIED (not granted:
+ * *status says how), or SG_ERR_SELF_VERIFY with why.
+ */
+int cli_tsr_selfcheck(const unsigned char *der, size_t len, const unsigned char *imprint,
+                      size_t imprint_len, const unsigned char *tsq, size_t tsq_len,
+                      struct cli_ts_info *ts, long *status, char *why, size_t why_len);
+
 /* Human report (on f) of a result: the signer, key, times, path. */
 void cli_vresult_print(FILE *f, const struct cli_vresult *res);
 

@@ -1,10 +1,12 @@
 /*
  * signet sign: hashes files locally (streaming, constant memory), has the
  * appliance sign the digests (pipelined), checks each signature with the
- * key's public key and writes FILE.sig atomically.
+ * key's public key and writes FILE.sig (raw) or FILE.p7s (CMS detached,
+ * optionally with an embedded RFC 3161 time-stamp) atomically.
  */
 #include "signet_cli.h"
 #include "signet_file.h"
+#include "signet_pkix.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,7 +27,7 @@ struct sign_file {
 	unsigned char digest[SG_HASH_MAX_LEN];
 	size_t digest_len;
 	uint64_t size;
-	struct sg_sign_rep rep;
+	struct sg_sign_rep rep; /* raw: the reply; CMS: its receipt fields only */
 };
 
 struct sign_ctx {
@@ -37,6 +39,8 @@ struct sign_ctx {
 	enum sg_pad pad;
 	const char *job;
 	int force;
+	int cms;       /* --format cms */
+	int timestamp; /* --timestamp */
 	struct sg_key_info info;
 	EVP_PKEY *pub;
 };
@@ -44,17 +48,23 @@ struct sign_ctx {
 static void
 sign_help(void)
 {
-	fputs("usage: signet sign FILE... --key NAME [--hash sha256|sha384|sha512]\n"
-	      "                   [--pad pkcs1|pss] [-o OUT] [--job ID] [--force] [--depth N]\n"
-	      "                   [--config FILE] [--json] [-v]\n"
+	fputs("usage: signet sign FILE... --key NAME [--format raw|cms] [--timestamp]\n"
+	      "                   [--hash sha256|sha384|sha512] [--pad pkcs1|pss] [-o OUT]\n"
+	      "                   [--job ID] [--force] [--depth N] [--config FILE] [--json] [-v]\n"
 	      "\n"
 	      "Hashes each FILE locally and has the appliance sign the digest with key NAME;\n"
-	      "writes the raw signature (DER for ECDSA) to FILE.sig.\n"
+	      "writes the raw signature (DER for ECDSA) to FILE.sig, or with --format cms a\n"
+	      "detached CMS signature (DER) to FILE.p7s.\n"
 	      "\n"
 	      "  -k, --key NAME     key to sign with (see 'signet keys')\n"
+	      "  --format FMT       raw (default) or cms (CMS SignedData with the key's\n"
+	      "                     certificate chain, detached)\n"
+	      "  --timestamp        cms: embed an RFC 3161 time-stamp of the signature from the\n"
+	      "                     appliance's TSA (needs the timestamp operation)\n"
 	      "  --hash ALG         sha256 (default), sha384 or sha512\n"
-	      "  --pad PAD          RSA padding: pkcs1 (default) or pss (salt = hash length)\n"
-	      "  -o, --output OUT   signature file (only with one FILE; default FILE.sig)\n"
+	      "  --pad PAD          raw, RSA: pkcs1 (default) or pss (salt = hash length)\n"
+	      "  -o, --output OUT   output file (only with one FILE; default FILE.sig or\n"
+	      "                     FILE.p7s)\n"
 	      "  --job ID           CI job id for the audit log (default: $SIGNET_JOB_ID,\n"
 	      "                     then $CI_JOB_ID)\n"
 	      "  --force            replace existing signature files (default: refuse)\n"
@@ -63,23 +73,6 @@ sign_help(void)
 	      "  --json             one JSON document on stdout\n"
 	      "  -v, --verbose      more messages on stderr\n",
 	      stdout);
-}
-
-/* The artifact name sent to the audit log: the file's base name, as valid UTF-8. */
-static void
-sign_artifact(const char *path, char *out, size_t max)
-{
-	const char *base = strrchr(path, '/');
-	size_t i;
-
-	base = base != NULL && base[1] != '\0' ? base + 1 : path;
-	snprintf(out, max + 1, "%s", base);
-	if (!sg_wire_utf8_valid((const unsigned char *)out, strlen(out))) {
-		for (i = 0; out[i] != '\0'; i++) {
-			if ((unsigned char)out[i] >= 0x80)
-				out[i] = '?';
-		}
-	}
 }
 
 static int
@@ -101,18 +94,60 @@ sign_fill(void *arg, size_t i, struct sg_req *req)
 		         why);
 		return 1;
 	}
-	req->op = SG_OP_SIGN_DIGEST;
+	req->op = x->cms ? SG_OP_SIGN_CMS : SG_OP_SIGN_DIGEST;
 	snprintf(s->key, sizeof(s->key), "%s", x->key);
 	s->hash = x->hash;
 	memcpy(s->digest, f->digest, f->digest_len);
 	s->digest_len = f->digest_len;
 	s->pad = x->pad;
-	sign_artifact(f->path, s->meta.artifact, SG_META_ARTIFACT_MAX);
+	cli_artifact_name(f->path, s->meta.artifact, SG_META_ARTIFACT_MAX);
 	s->meta.has_size = 1;
 	s->meta.size = f->size;
 	if (x->job != NULL)
 		snprintf(s->meta.job, sizeof(s->meta.job), "%s", x->job);
 	return 0;
+}
+
+/*
+ * A CMS from the appliance: checked against the file's digest and the key
+ * (cli_cms_selfcheck) before it is written; never written otherwise.
+ */
+static void
+sign_cms_finish(struct sign_ctx *x, struct sign_file *f, const struct sg_blob_rep *b)
+{
+	char why[512];
+	int r;
+
+	if (strcmp(b->key, x->key) != 0 || b->hash != x->hash) {
+		f->err = SG_ERR_MALFORMED;
+		snprintf(f->msg, sizeof(f->msg), "the appliance answered for another key or hash");
+		return;
+	}
+	if (x->pub == NULL) {
+		f->err = SG_ERR_UNKNOWN_KEY;
+		snprintf(f->msg, sizeof(f->msg),
+		         "signed (audit record %llu), but keys.list did not offer the key's public "
+		         "key to check it against; not saved",
+		         (unsigned long long)b->record);
+		return;
+	}
+	if ((r = cli_cms_selfcheck(b->data, b->len, sg_hash_md(x->hash), f->digest, f->digest_len,
+	                           x->pub, x->info.n_certs > 0 ? x->info.cert[0] : NULL,
+	                           x->info.n_certs > 0 ? x->info.cert_len[0] : 0, x->timestamp, why,
+	                           sizeof(why))) != 0) {
+		f->err = SG_ERR_SELF_VERIFY;
+		snprintf(f->msg, sizeof(f->msg),
+		         "the appliance's CMS does not check: %s; not saved", why);
+		return;
+	}
+	f->rep.record = b->record;
+	memcpy(f->rep.record_hash, b->record_hash, sizeof(f->rep.record_hash));
+	f->rep.replayed = b->replayed;
+	if ((r = cli_write_atomic(f->out, b->data, b->len, x->force, why, sizeof(why))) != 0) {
+		f->err = r;
+		snprintf(f->msg, sizeof(f->msg), "signed (audit record %llu) but not saved: %s",
+		         (unsigned long long)b->record, why);
+	}
 }
 
 static int
@@ -127,6 +162,10 @@ sign_done(void *arg, size_t i, const struct sg_rep *rep)
 	if (!rep->ok) {
 		f->err = rep->err < 0 ? rep->err : SG_ERR_INTERNAL;
 		snprintf(f->msg, sizeof(f->msg), "%s", rep->err_msg);
+		return 0;
+	}
+	if (x->cms) {
+		sign_cms_finish(x, f, &rep->u.blob);
 		return 0;
 	}
 	if (strcmp(s->key, x->key) != 0 || s->hash != x->hash ||
@@ -161,6 +200,40 @@ sign_done(void *arg, size_t i, const struct sg_rep *rep)
 	return 0;
 }
 
+/*
+ * CMS with an embedded time-stamp: two requests per file (sign.cms, then
+ * timestamp over the signature), which libsignet makes in order; the files
+ * go one after the other.
+ */
+static int
+sign_cms_timestamped(struct sign_ctx *x, struct signet_client *c)
+{
+	struct sg_blob_rep b;
+	struct sg_req req;
+	size_t i;
+	int r;
+
+	for (i = 0; i < x->n; i++) {
+		struct sign_file *f = &x->files[i];
+
+		memset(&req, 0, sizeof(req));
+		if ((r = sign_fill(x, i, &req)) != 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		memset(&b, 0, sizeof(b));
+		if ((r = signet_sign_cms_timestamped(c, &req.u.sign, &b)) != 0) {
+			f->err = r;
+			snprintf(f->msg, sizeof(f->msg), "%s", signet_client_errmsg(c));
+		} else {
+			sign_cms_finish(x, f, &b);
+		}
+		free(b.data);
+	}
+	return 0;
+}
+
 static void
 sign_json(const struct sign_ctx *x, int ok)
 {
@@ -176,7 +249,8 @@ sign_json(const struct sign_ctx *x, int ok)
 		printf("null"); /* the appliance was not asked: every file failed locally */
 	printf(",\"hash\":");
 	cli_json_str(stdout, sg_hash_name(x->hash));
-	printf(",\"files\":[");
+	printf(",\"format\":\"%s\",\"timestamp\":%s,\"files\":[", x->cms ? "cms" : "raw",
+	       x->timestamp ? "true" : "false");
 	for (i = 0; i < x->n; i++) {
 		f = &x->files[i];
 		printf("%s{\"file\":", i > 0 ? "," : "");
@@ -192,10 +266,12 @@ sign_json(const struct sign_ctx *x, int ok)
 		cli_json_str(stdout, f->out);
 		printf(",\"size\":%llu,\"digest\":", (unsigned long long)f->size);
 		cli_json_hex(stdout, f->digest, f->digest_len);
-		printf(",\"pad\":");
-		cli_json_str(stdout, sg_pad_name(f->rep.pad));
-		printf(",\"signature\":");
-		(void)cli_json_b64(stdout, f->rep.sig, f->rep.sig_len);
+		if (!x->cms) {
+			printf(",\"pad\":");
+			cli_json_str(stdout, sg_pad_name(f->rep.pad));
+			printf(",\"signature\":");
+			(void)cli_json_b64(stdout, f->rep.sig, f->rep.sig_len);
+		}
 		printf(",\"receipt\":{\"record\":%llu,\"hash\":",
 		       (unsigned long long)f->rep.record);
 		cli_json_hex(stdout, f->rep.record_hash, sizeof(f->rep.record_hash));
@@ -215,6 +291,8 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 	    {"job", required_argument, NULL, CLI_OPT_JOB},
 	    {"force", no_argument, NULL, CLI_OPT_FORCE},
 	    {"depth", required_argument, NULL, CLI_OPT_DEPTH},
+	    {"format", required_argument, NULL, CLI_OPT_FORMAT},
+	    {"timestamp", no_argument, NULL, CLI_OPT_TIMESTAMP},
 	    CLI_COMMON_LONGOPTS,
 	    {NULL, 0, NULL, 0},
 	};
@@ -223,7 +301,7 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 	struct sg_key_info *keys = NULL;
 	const struct sg_key_info *k;
 	size_t nkeys = 0;
-	const char *output = NULL, *hash = "sha256", *pad = NULL;
+	const char *output = NULL, *hash = "sha256", *pad = NULL, *format = "raw";
 	unsigned long depth = SIGN_DEFAULT_DEPTH;
 	char *end;
 	struct stat st;
@@ -258,6 +336,12 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 			if (*end != '\0' || depth < 1 || depth > 64)
 				return cli_usage(cli, "--depth must be 1..64");
 			break;
+		case CLI_OPT_FORMAT:
+			format = optarg;
+			break;
+		case CLI_OPT_TIMESTAMP:
+			x.timestamp = 1;
+			break;
 		case 'h':
 			sign_help();
 			return CLI_OK;
@@ -280,16 +364,17 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, "unknown hash '%s' (sha256, sha384 or sha512)", hash);
 	if (pad != NULL && (sg_pad_parse(pad, &x.pad) != 0 || x.pad == SG_PAD_NONE))
 		return cli_usage(cli, "unknown padding '%s' (pkcs1 or pss)", pad);
-	if (x.job == NULL)
-		x.job = getenv("SIGNET_JOB_ID");
-	if (x.job == NULL || x.job[0] == '\0')
-		x.job = getenv("CI_JOB_ID");
-	if (x.job != NULL && x.job[0] == '\0')
-		x.job = NULL;
-	if (x.job != NULL && (strlen(x.job) > SG_META_JOB_MAX ||
-	                      !sg_wire_utf8_valid((const unsigned char *)x.job, strlen(x.job))))
-		return cli_usage(cli, "the job id must be UTF-8 of at most %d bytes",
-		                 SG_META_JOB_MAX);
+	if (strcmp(format, "cms") == 0)
+		x.cms = 1;
+	else if (strcmp(format, "raw") != 0)
+		return cli_usage(cli, "unknown format '%s' (raw or cms)", format);
+	if (x.cms && pad != NULL)
+		return cli_usage(cli,
+		                 "--pad applies to raw signatures (CMS uses PKCS#1 v1.5 for RSA)");
+	if (x.timestamp && !x.cms)
+		return cli_usage(cli, "--timestamp needs --format cms");
+	if ((r = cli_job_id(cli, &x.job)) != 0)
+		return r;
 	if ((x.files = calloc(x.n, sizeof(*x.files))) == NULL)
 		return cli_fail(cli, SG_ERR_NOMEM, "%s", sg_strerror(SG_ERR_NOMEM));
 
@@ -305,7 +390,7 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 				code = cli_fail(cli, SG_ERR_NOMEM, "%s", sg_strerror(SG_ERR_NOMEM));
 				goto out;
 			}
-			snprintf(f->out_owned, len, "%s.sig", f->path);
+			snprintf(f->out_owned, len, "%s.%s", f->path, x.cms ? "p7s" : "sig");
 			f->out = f->out_owned;
 		}
 		/* Refuse early, before the appliance signs (and audits) for nothing. */
@@ -346,7 +431,11 @@ cli_cmd_sign(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
-	if ((r = signet_client_pipeline(c, x.n, (unsigned)depth, sign_fill, sign_done, &x)) != 0) {
+	if (x.timestamp)
+		r = sign_cms_timestamped(&x, c);
+	else
+		r = signet_client_pipeline(c, x.n, (unsigned)depth, sign_fill, sign_done, &x);
+	if (r != 0) {
 		code = cli_fail(cli, r, "%s: %s", sg_strerror(r), signet_client_errmsg(c));
 		goto out;
 	}
@@ -363,8 +452,12 @@ report:
 		} else if (!cli->json || cli->verbose) {
 			cli_msg(cli, "%s: signed with %s (%s%s%s), audit record %llu%s -> %s",
 			        f->path, x.key, sg_hash_name(x.hash),
-			        f->rep.pad != SG_PAD_NONE ? ", " : "",
-			        f->rep.pad != SG_PAD_NONE ? sg_pad_name(f->rep.pad) : "",
+			        x.cms                       ? ", CMS"
+			        : f->rep.pad != SG_PAD_NONE ? ", "
+			                                    : "",
+			        x.cms                       ? (x.timestamp ? ", time-stamped" : "")
+			        : f->rep.pad != SG_PAD_NONE ? sg_pad_name(f->rep.pad)
+			                                    : "",
 			        (unsigned long long)f->rep.record,
 			        f->rep.replayed ? " (replayed)" : "", f->out);
 		}
