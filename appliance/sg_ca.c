@@ -2,6 +2,7 @@
 #include "sg_ca.h"
 #include "sg_err.h"
 #include "sg_log.h"
+#include "sg_ocsp.h"
 #include "sg_profile.h"
 #include "sg_x509.h"
 
@@ -13,6 +14,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
@@ -20,6 +22,7 @@
 #define SG_CA_MAX_ISSUERS 64   /* distinct issuing CA keys */
 #define SG_CA_CLIENT "signetd" /* the client name of the appliance's own CRL records */
 #define SG_CA_CRL_RETRY_S 60   /* a failed CRL is tried again after this long */
+#define SG_CA_OCSP_LIFE_S 3600 /* nextUpdate of an OCSP answer */
 
 /* The CRL state of one issuing CA. */
 struct sg_ca_issuer {
@@ -44,6 +47,7 @@ struct sg_ca_job {
 	char ca[SG_NAME_MAX + 1];
 	char profile[SG_NAME_MAX + 1];
 	struct sg_x509_build *xb;
+	struct sg_ocsp_build *ob;
 	unsigned char *der; /* the certificate, CRL or OCSP response */
 	size_t der_len;
 	struct sg_audit_cert cert; /* issued, revoked or asked about */
@@ -59,6 +63,7 @@ sg_ca_job_free(struct sg_ca_job *job)
 	if (job == NULL)
 		return;
 	sg_x509_build_free(job->xb);
+	sg_ocsp_build_free(job->ob);
 	free(job->der);
 	free(job->cert_der);
 	free(job);
@@ -526,6 +531,113 @@ sg_ca_list(struct sg_front *f, struct sg_pending *p)
 	sg_front_finish(f, p, 0);
 }
 
+/* An OCSP answer that carries no statuses (malformedRequest, unauthorized): not signed. */
+static void
+sg_ca_ocsp_refuse(struct sg_front *f, struct sg_pending *p, int status, const char *why)
+{
+	struct sg_ca_job *job = p->ca;
+	int r;
+
+	sg_debug("OCSP request %llu refused (%d): %s", (unsigned long long)p->rec.req_id, status,
+	         why);
+	if ((r = sg_ocsp_error_response(status, &job->der, &job->der_len)) != 0) {
+		sg_front_fail(f, p, r, NULL);
+		return;
+	}
+	snprintf(p->why, sizeof(p->why), "%s", why);
+	sg_front_finish(f, p, 0);
+}
+
+/*
+ * ocsp (RFC 6960): every CertID of the request must name one of the
+ * appliance's CAs, the same for all; each serial is looked up among the
+ * certificates that CA issued.  The CA key signs the answer.
+ */
+static void
+sg_ca_ocsp(struct sg_front *f, struct sg_pending *p, const struct sg_ocsp_req *q)
+{
+	struct sg_ocsp_query qs[SG_OCSP_MAX_QUERIES];
+	struct sg_ocsp_status st[SG_OCSP_MAX_QUERIES];
+	unsigned char nonce[SG_OCSP_MAX_NONCE], tbs[SG_HASH_MAX_LEN];
+	const struct sg_key_entry *cak = NULL;
+	struct sg_ca_job *job;
+	size_t n = 0, nonce_len = 0, i, j, tbs_len = 0;
+	time_t now = time(NULL);
+	int r;
+
+	if ((r = sg_policy_check(f->policy, p->rec.client, SG_OP_OCSP, NULL, SG_HASH_NONE,
+	                         SG_PAD_NONE)) != 0) {
+		sg_front_fail(f, p, r, "not allowed by policy");
+		return;
+	}
+	if ((job = sg_ca_job_new(f, p, SG_OP_OCSP)) == NULL)
+		return;
+	if (sg_ocsp_parse_request(q->der, q->len, qs, SG_OCSP_MAX_QUERIES, &n, nonce, &nonce_len) !=
+	    0) {
+		sg_ca_ocsp_refuse(f, p, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST,
+		                  "not an OCSP request this responder reads");
+		return;
+	}
+	for (i = 0; i < f->ca->n_issuers && cak == NULL; i++) {
+		const struct sg_key_entry *e = sg_keys_find(f->keys, f->ca->issuers[i].name);
+
+		if (e == NULL || !e->usable || e->id.cert == NULL)
+			continue;
+		for (j = 0; j < n && sg_ocsp_query_matches(&qs[j], e->id.cert); j++)
+			;
+		if (j == n)
+			cak = e;
+	}
+	if (cak == NULL) {
+		sg_ca_ocsp_refuse(f, p, OCSP_RESPONSE_STATUS_UNAUTHORIZED,
+		                  "asks about certificates of no CA of this appliance");
+		return;
+	}
+	snprintf(job->ca, sizeof(job->ca), "%s", cak->name);
+	snprintf(p->rec.key, sizeof(p->rec.key), "%s", cak->name);
+	if (sg_keys_cert_usable(cak, now) != 0) {
+		sg_ca_ocsp_refuse(f, p, OCSP_RESPONSE_STATUS_INTERNALERROR,
+		                  "the CA certificate is not valid now");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct sg_audit_cert c;
+		unsigned char *der = NULL;
+
+		memset(&st[i], 0, sizeof(st[i]));
+		st[i].status = V_OCSP_CERTSTATUS_UNKNOWN;
+		st[i].reason = -1;
+		r = sg_audit_cert_get(f->audit, qs[i].serial, qs[i].serial_len, &c, &der);
+		free(der);
+		if (r != 0 && r != SG_ERR_NOT_FOUND) {
+			sg_ca_ocsp_refuse(f, p, OCSP_RESPONSE_STATUS_TRYLATER,
+			                  "certificate store unreadable");
+			return;
+		}
+		if (r != 0 || strcmp(c.ca, cak->name) != 0)
+			continue;
+		if (c.revoked_at != 0) {
+			st[i].status = V_OCSP_CERTSTATUS_REVOKED;
+			st[i].revoked_at = (time_t)c.revoked_at;
+			st[i].reason = c.reason;
+		} else {
+			st[i].status = V_OCSP_CERTSTATUS_GOOD;
+		}
+	}
+	p->rec.hash = sg_ca_crl_hash(cak);
+	p->rec.pad = sg_ca_pad(cak);
+	if ((r = sg_ocsp_begin(cak->id.cert, cak->id.cert, qs, st, n, nonce, nonce_len, now,
+	                       now + SG_CA_OCSP_LIFE_S, p->rec.hash, &job->ob, tbs, &tbs_len)) !=
+	    0) {
+		sg_ca_ocsp_refuse(f, p, OCSP_RESPONSE_STATUS_INTERNALERROR,
+		                  "cannot build the OCSP answer");
+		return;
+	}
+	memcpy(p->rec.digest, tbs, tbs_len);
+	p->rec.digest_len = tbs_len;
+	sg_front_to_signer(f, p, cak, p->rec.hash, p->rec.pad, tbs, tbs_len);
+}
+
 void
 sg_ca_request(struct sg_front *f, struct sg_pending *p, const struct sg_req *req)
 {
@@ -544,6 +656,8 @@ sg_ca_request(struct sg_front *f, struct sg_pending *p, const struct sg_req *req
 		sg_ca_list(f, p);
 		break;
 	case SG_OP_OCSP:
+		sg_ca_ocsp(f, p, &req->u.ocsp);
+		break;
 	case SG_OP_NONE:
 	case SG_OP_PING:
 	case SG_OP_KEYS_LIST:
@@ -587,6 +701,11 @@ sg_ca_on_signed(struct sg_front *f, struct sg_pending *p, const unsigned char *s
 		p->rec.crl = &job->crl;
 		break;
 	case SG_OP_OCSP:
+		if ((r = sg_ocsp_finish(job->ob, sig, sig_len, &job->der, &job->der_len)) != 0) {
+			sg_front_fail(f, p, r, sg_strerror(r));
+			return;
+		}
+		break;
 	default:
 		sg_front_fail(f, p, SG_ERR_INTERNAL, NULL);
 		return;
@@ -756,6 +875,7 @@ sg_ca_encode_reply(struct sg_front *f, struct sg_pending *p)
 		free(cas);
 		return r;
 	case SG_OP_OCSP:
+		return sg_wire_encode_ocsp_rep(&f->sb, rec->req_id, job->der, job->der_len);
 	default:
 		return sg_wire_encode_err(&f->sb, rec->req_id, SG_ERR_INTERNAL, NULL);
 	}
