@@ -76,23 +76,46 @@ struct sg_http_out {
 	const char *err;      /* error name: the text/plain body and the log; NULL on success */
 	const char *hint;     /* fixed text added to the error body, or NULL */
 	unsigned retry_after; /* seconds; 0 = no Retry-After */
-	char why[SG_WHY_MAX]; /* log detail, never sent */
+	/* Freshness of a success (RFC 7234); cache "" = Cache-Control: no-store. */
+	char cache[32];         /* Cache-Control value */
+	char last_modified[32]; /* RFC 7231 IMF-fixdate, or "" */
+	char expires[32];       /* RFC 7231 IMF-fixdate, or "" */
+	char why[SG_WHY_MAX];   /* log detail, never sent */
 };
 
 /*
- * A route: exact path, method and request media type, and the two
- * translations.  Several routes may share a path (RFC 6960 OCSP will post
- * to "/" too, told apart by its Content-Type).
+ * A route: method, path, request media type and the translations.
+ *
+ * The path is exact (suffix NULL) or a pattern "path ARG suffix" whose ARG
+ * arg_ok accepts (NULL: any ARG): a path whose ARG is refused matches no
+ * route, so it is an unknown path (404) like any other.  Several routes may
+ * share a path, told apart by method or by Content-Type.
+ *
+ * ctype is the media type of the request body; NULL for a request without
+ * body (GET, HEAD), whose input is its ARG as from_arg turns it into bytes.
+ * build() then makes the wire request of the input (the body, or those
+ * bytes), and answer() the response of a successful wire reply; answer()
+ * also sees the input, to check that the reply is about it.
  */
 struct sg_http_route {
-	const char *path;
 	const char *method;
+	const char *path;
+	const char *suffix;
+	int (*arg_ok)(const char *arg, size_t len);
 	const char *ctype;
 	enum sg_op op;
-	/* Body -> wire request (id set by the caller): 0, SG_ERR_TOO_LARGE or SG_ERR_MALFORMED. */
-	int (*build)(const unsigned char *body, size_t len, struct sg_req *req);
-	/* Successful wire reply -> response (may take ownership of reply data): 0 or < 0. */
-	int (*answer)(struct sg_rep *rep, struct sg_http_out *out);
+	int key_in_path; /* the ARG names a key: unknown_key and not_found are 404 */
+	/* ARG -> input (malloc'd): 0, SG_ERR_NOMEM, or SG_ERR_MALFORMED with *hint set (400). */
+	int (*from_arg)(const char *arg, size_t len, unsigned char **in, size_t *in_len,
+	                const char **hint);
+	/* Input -> wire request (id set by the caller): 0, SG_ERR_TOO_LARGE or SG_ERR_MALFORMED. */
+	int (*build)(const unsigned char *in, size_t len, struct sg_req *req);
+	/*
+	 * Successful wire reply -> response (may take ownership of reply data):
+	 * 0, or < 0 with out->why set (502).
+	 */
+	int (*answer)(const unsigned char *in, size_t in_len, struct sg_rep *rep,
+	              struct sg_http_out *out);
 };
 
 enum sg_http_state {
@@ -109,16 +132,20 @@ struct sg_http_req {
 	struct MHD_Connection *conn;
 	const struct sg_http_route *route;
 	enum sg_http_state state;
-	int submitted; /* counted in h->inflight */
-	unsigned char *body;
+	int submitted;       /* counted in h->inflight */
+	char *path;          /* the URL's path, percent-decoded */
+	int head;            /* a HEAD request: no body is sent */
+	unsigned char *body; /* the request body, or the input from_arg made of the path */
 	size_t len, cap;
 	size_t over;      /* bytes discarded past max_body (chunked bodies) */
+	size_t extra;     /* body bytes sent with a request that has none (discarded) */
 	uint64_t id;      /* wire id, bridge only */
 	int64_t deadline; /* monotonic ms */
 	struct sg_http_req *next;
 	struct sg_http_out out;
 	char what[2 * SG_HTTP_LOG_FIELD + 2]; /* "METHOD /path", sanitised, for the log */
 	char allow[32];                       /* Allow header of a 405 */
+	char accept[96];                      /* media types of the path and method, for a 415 */
 };
 
 struct sg_http {
@@ -173,17 +200,16 @@ sg_http_tsa_build(const unsigned char *body, size_t len, struct sg_req *req)
 	return 0;
 }
 
-/*
- * Any TimeStampResp is a 200, a PKIStatus rejection included (RFC 3161
- * section 3.4: the status is in the response, not in HTTP).
- */
+/* Hands the reply's DER to out as a 200 of media type ctype. */
 static int
-sg_http_tsa_answer(struct sg_rep *rep, struct sg_http_out *out)
+sg_http_take_blob(struct sg_rep *rep, const char *ctype, struct sg_http_out *out)
 {
-	if (rep->u.blob.data == NULL || rep->u.blob.len == 0)
+	if (rep->u.blob.data == NULL || rep->u.blob.len == 0) {
+		sg_whyf(out->why, sizeof(out->why), "reply without content");
 		return SG_ERR_MALFORMED;
+	}
 	out->status = MHD_HTTP_OK;
-	out->ctype = "application/timestamp-reply";
+	out->ctype = ctype;
 	out->body = rep->u.blob.data;
 	out->len = rep->u.blob.len;
 	rep->u.blob.data = NULL; /* now owned by out, then by MHD */
@@ -192,17 +218,165 @@ sg_http_tsa_answer(struct sg_rep *rep, struct sg_http_out *out)
 }
 
 /*
+ * Any TimeStampResp is a 200, a PKIStatus rejection included (RFC 3161
+ * section 3.4: the status is in the response, not in HTTP).  Never cached:
+ * each response answers one query.
+ */
+static int
+sg_http_tsa_answer(const unsigned char *in, size_t in_len, struct sg_rep *rep,
+                   struct sg_http_out *out)
+{
+	return sg_http_take_blob(rep, "application/timestamp-reply", out);
+}
+
+/* Largest max-age sent: caches read any larger one as 2^31 (RFC 7234 section 1.2.1). */
+#define SG_HTTP_MAX_AGE_MAX UINT64_C(2147483648)
+/* 9999-12-31T23:59:59Z: the last second an IMF-fixdate (and a GeneralizedTime) can name. */
+#define SG_HTTP_DATE_MAX UINT64_C(253402300799)
+
+/* t as an RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), whatever the locale. */
+static int
+sg_http_date(uint64_t t, char *buf, size_t buf_len)
+{
+	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	time_t tt;
+	struct tm tm;
+
+	if (t > SG_HTTP_DATE_MAX)
+		return SG_ERR_BAD_VALUE;
+	tt = (time_t)t;
+	if (gmtime_r(&tt, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 ||
+	    tm.tm_mon > 11)
+		return SG_ERR_BAD_VALUE;
+	snprintf(buf, buf_len, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+	         months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return 0;
+}
+
+/*
+ * Lets caches keep a response until next_update: Last-Modified this_update,
+ * Expires next_update, max-age the seconds left until next_update (0 once
+ * it has passed).
+ */
+static int
+sg_http_fresh_until(struct sg_http_out *out, uint64_t this_update, uint64_t next_update)
+{
+	time_t now = time(NULL);
+	uint64_t left;
+
+	if (next_update < this_update ||
+	    sg_http_date(this_update, out->last_modified, sizeof(out->last_modified)) != 0 ||
+	    sg_http_date(next_update, out->expires, sizeof(out->expires)) != 0) {
+		out->last_modified[0] = out->expires[0] = '\0';
+		return SG_ERR_BAD_VALUE;
+	}
+	left = now >= 0 && next_update > (uint64_t)now ? next_update - (uint64_t)now : 0;
+	if (left > SG_HTTP_MAX_AGE_MAX)
+		left = SG_HTTP_MAX_AGE_MAX;
+	snprintf(out->cache, sizeof(out->cache), "max-age=%" PRIu64, left);
+	return 0;
+}
+
+/* The ARG as it is (a CA name). */
+static int
+sg_http_copy_arg(const char *arg, size_t len, unsigned char **in, size_t *in_len, const char **hint)
+{
+	if ((*in = malloc(len > 0 ? len : 1)) == NULL)
+		return SG_ERR_NOMEM;
+	memcpy(*in, arg, len);
+	*in_len = len;
+	return 0;
+}
+
+static int
+sg_http_crl_build(const unsigned char *in, size_t len, struct sg_req *req)
+{
+	/* The route accepts only names; checked again, as the wire codec would refuse it. */
+	if (!sg_wire_name_valid((const char *)in, len))
+		return SG_ERR_MALFORMED;
+	req->op = SG_OP_CRL_GET;
+	memcpy(req->u.crl.ca, in, len);
+	req->u.crl.ca[len] = '\0';
+	return 0;
+}
+
+/*
+ * A CRL is public and the same for everyone until the next one: cacheable
+ * until its nextUpdate.  The reply must be about the CA that was asked for.
+ */
+static int
+sg_http_crl_answer(const unsigned char *in, size_t in_len, struct sg_rep *rep,
+                   struct sg_http_out *out)
+{
+	struct sg_crl_rep *c = &rep->u.crl;
+
+	if (c->data == NULL || c->len == 0) {
+		sg_whyf(out->why, sizeof(out->why), "crl.get reply without a CRL");
+		return SG_ERR_MALFORMED;
+	}
+	if (strlen(c->ca) != in_len || memcmp(c->ca, in, in_len) != 0) {
+		sg_whyf(out->why, sizeof(out->why), "crl.get reply about another CA");
+		return SG_ERR_MALFORMED;
+	}
+	if (sg_http_fresh_until(out, c->this_update, c->next_update) != 0) {
+		sg_whyf(out->why, sizeof(out->why),
+		        "crl.get reply with unusable times (this_update %" PRIu64
+		        ", next_update %" PRIu64 ")",
+		        c->this_update, c->next_update);
+		return SG_ERR_BAD_VALUE;
+	}
+	out->status = MHD_HTTP_OK;
+	out->ctype = "application/pkix-crl";
+	out->body = c->data;
+	out->len = c->len;
+	c->data = NULL; /* now owned by out, then by MHD */
+	c->len = 0;
+	return 0;
+}
+
+#define SG_HTTP_TSQ "application/timestamp-query"
+
+/*
  * "/" as well as "/tsa": TSA clients are often configured with the bare
  * host URL and post to the root; RFC 3161 section 3.4 names no path.  The
  * Content-Type keeps the root unambiguous when OCSP shares it.
+ *
+ * HEAD of a CRL: for caches and mirrors that check Last-Modified and size
+ * first.
  */
 static const struct sg_http_route sg_http_routes[] = {
-    {"/tsa", "POST", "application/timestamp-query", SG_OP_TIMESTAMP, sg_http_tsa_build,
+    {"POST", "/tsa", NULL, NULL, SG_HTTP_TSQ, SG_OP_TIMESTAMP, 0, NULL, sg_http_tsa_build,
      sg_http_tsa_answer},
-    {"/", "POST", "application/timestamp-query", SG_OP_TIMESTAMP, sg_http_tsa_build,
+    {"POST", "/", NULL, NULL, SG_HTTP_TSQ, SG_OP_TIMESTAMP, 0, NULL, sg_http_tsa_build,
      sg_http_tsa_answer},
+    {"GET", "/crl/", ".crl", sg_wire_name_valid, NULL, SG_OP_CRL_GET, 1, sg_http_copy_arg,
+     sg_http_crl_build, sg_http_crl_answer},
+    {"HEAD", "/crl/", ".crl", sg_wire_name_valid, NULL, SG_OP_CRL_GET, 1, sg_http_copy_arg,
+     sg_http_crl_build, sg_http_crl_answer},
 };
 #define SG_HTTP_NROUTES (sizeof(sg_http_routes) / sizeof(sg_http_routes[0]))
+
+/* 1 if path is one of rt's; *arg, *arg_len: its ARG (empty for an exact path). */
+static int
+sg_http_route_match(const struct sg_http_route *rt, const char *path, const char **arg,
+                    size_t *arg_len)
+{
+	size_t pl = strlen(path), rl = strlen(rt->path), sl;
+
+	*arg = path + pl;
+	*arg_len = 0;
+	if (rt->suffix == NULL)
+		return strcmp(path, rt->path) == 0;
+	sl = strlen(rt->suffix);
+	if (pl < rl + sl || memcmp(path, rt->path, rl) != 0 ||
+	    memcmp(path + pl - sl, rt->suffix, sl) != 0)
+		return 0;
+	*arg = path + rl;
+	*arg_len = pl - rl - sl;
+	return rt->arg_ok == NULL || rt->arg_ok(*arg, *arg_len);
+}
 
 /* ---- helpers ---- */
 
@@ -279,18 +453,26 @@ sg_http_set_err(struct sg_http_out *out, unsigned status, const char *err, const
 }
 
 /*
- * Wire error -> HTTP.  Errors about the client's input are 400; refusals by
- * policy 403; transient conditions 503 with Retry-After, a missing TSA 503
- * without; anything else
- * (errors in a request sg_http built itself, HSM or key failures) is 500
+ * Wire error -> HTTP.  Errors about the client's input are 400; a key the
+ * path names (a CA) that the front does not know 404; refusals by policy
+ * 403; transient conditions 503 with Retry-After, a missing TSA 503
+ * without; anything else (errors in a request sg_http built itself, HSM
+ * failures, a key the front chose itself such as the TSA's) is 500
  * "internal", without detail: the detail goes to the log.
  */
 static void
-sg_http_map_err(const struct sg_rep *rep, struct sg_http_out *out)
+sg_http_map_err(const struct sg_rep *rep, const struct sg_http_route *rt, struct sg_http_out *out)
 {
 	int err = rep->err;
 
 	switch (err) {
+	case SG_ERR_UNKNOWN_KEY:
+	case SG_ERR_NOT_FOUND:
+		if (rt->key_in_path)
+			sg_http_set_err(out, MHD_HTTP_NOT_FOUND, sg_err_name(err), NULL, 0);
+		else
+			sg_http_set_err(out, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, 0);
+		break;
 	case SG_ERR_DENIED:
 		sg_http_set_err(out, MHD_HTTP_FORBIDDEN, sg_err_name(err), NULL, 0);
 		break;
@@ -347,9 +529,14 @@ sg_http_queue(struct sg_http_req *r)
 	struct MHD_Response *resp;
 	char text[128], peer[NI_MAXHOST + NI_MAXSERV + 4], num[16];
 	size_t len;
+	const char *cache;
 	enum MHD_Result ret;
+	int fresh;
 
 	r->state = SG_HTTP_DONE;
+	/* Only a success the route declared fresh may be cached; errors never. */
+	fresh = o->err == NULL && o->cache[0] != '\0';
+	cache = fresh ? o->cache : "no-store";
 	if (o->err != NULL) {
 		snprintf(text, sizeof(text), "%s%s%s\n", o->err, o->hint != NULL ? ": " : "",
 		         o->hint != NULL ? o->hint : "");
@@ -365,7 +552,12 @@ sg_http_queue(struct sg_http_req *r)
 		return MHD_NO;
 	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	                            o->err != NULL ? SG_HTTP_TEXT : o->ctype) != MHD_YES ||
-	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache) != MHD_YES ||
+	    (fresh && o->last_modified[0] != '\0' &&
+	     MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, o->last_modified) !=
+	         MHD_YES) ||
+	    (fresh && o->expires[0] != '\0' &&
+	     MHD_add_response_header(resp, MHD_HTTP_HEADER_EXPIRES, o->expires) != MHD_YES) ||
 	    (o->status == MHD_HTTP_METHOD_NOT_ALLOWED &&
 	     MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow) != MHD_YES) ||
 	    (atomic_load(&h->closing) &&
@@ -382,7 +574,8 @@ sg_http_queue(struct sg_http_req *r)
 	}
 	ret = MHD_queue_response(r->conn, o->status, resp);
 	MHD_destroy_response(resp);
-	sg_http_count(h, o->status, len);
+	/* MHD sends no body in answer to HEAD. */
+	sg_http_count(h, o->status, r->head ? 0 : len);
 	if (o->status >= 400) {
 		sg_http_peer(r->conn, peer, sizeof(peer));
 		sg_log(o->status >= 500 ? SG_LOG_WARN : SG_LOG_INFO, "http: %s %s: %u %s%s%s", peer,
@@ -404,59 +597,132 @@ sg_http_refuse(struct sg_http_req *r, unsigned status, const char *err, const ch
 static void
 sg_http_allow(struct sg_http_req *r, const char *path)
 {
-	size_t i, j;
+	const char *arg;
+	size_t i, j, arg_len;
 	int seen;
 
 	r->allow[0] = '\0';
 	for (i = 0; i < SG_HTTP_NROUTES; i++) {
-		if (strcmp(path, sg_http_routes[i].path) != 0)
+		if (!sg_http_route_match(&sg_http_routes[i], path, &arg, &arg_len))
 			continue;
 		for (seen = 0, j = 0; j < i && !seen; j++)
-			seen = strcmp(path, sg_http_routes[j].path) == 0 &&
-			       strcmp(sg_http_routes[i].method, sg_http_routes[j].method) == 0;
+			seen = strcmp(sg_http_routes[i].method, sg_http_routes[j].method) == 0 &&
+			       sg_http_route_match(&sg_http_routes[j], path, &arg, &arg_len);
 		if (!seen)
 			snprintf(r->allow + strlen(r->allow), sizeof(r->allow) - strlen(r->allow),
 			         "%s%s", r->allow[0] != '\0' ? ", " : "", sg_http_routes[i].method);
 	}
 }
 
+static int
+sg_http_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /*
- * First call of a request (headers in, no body yet): route it and check
- * its declared length, so that refusals happen before any body is read
- * (and before MHD sends "100 Continue").
+ * Decodes the %HH escapes of a path (RFC 3986 section 2.1) into a new
+ * string: 0, SG_ERR_NOMEM, or SG_ERR_MALFORMED for a '%' without two hex
+ * digits or an escaped NUL.  MHD's own unescaping is turned off
+ * (sg_http_raw_url): it lets such escapes through as they are.
+ */
+static int
+sg_http_unescape(const char *s, char **out)
+{
+	size_t i, n = 0, len = strlen(s);
+	char *d;
+	int hi, lo;
+
+	if ((d = malloc(len + 1)) == NULL)
+		return SG_ERR_NOMEM;
+	for (i = 0; i < len; i++) {
+		if (s[i] != '%') {
+			d[n++] = s[i];
+			continue;
+		}
+		hi = i + 2 < len ? sg_http_hex(s[i + 1]) : -1;
+		lo = hi < 0 ? -1 : sg_http_hex(s[i + 2]);
+		if (lo < 0 || (hi | lo) == 0) {
+			free(d);
+			return SG_ERR_MALFORMED;
+		}
+		d[n++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	d[n] = '\0';
+	*out = d;
+	return 0;
+}
+
+/* Appends media type t to r->accept, once. */
+static void
+sg_http_accept(struct sg_http_req *r, const char *t)
+{
+	size_t n = strlen(r->accept), tl = strlen(t);
+	const char *p;
+
+	for (p = r->accept; (p = strstr(p, t)) != NULL; p += tl)
+		if ((p == r->accept || p[-1] == ' ') && (p[tl] == '\0' || p[tl] == ','))
+			return;
+	snprintf(r->accept + n, sizeof(r->accept) - n, "%s%s", n > 0 ? ", " : "", t);
+}
+
+/*
+ * First call of a request (headers in, no body yet): route it, check its
+ * declared length and decode the input a path carries, so that refusals
+ * happen before any body is read (and before MHD sends "100 Continue").
  */
 static enum MHD_Result
 sg_http_begin(struct sg_http *h, struct sg_http_req *r, const char *url, const char *method)
 {
 	const struct sg_http_route *rt;
-	const char *ctype, *cl, *want = NULL;
-	int path_known = 0;
+	const char *ctype, *cl, *arg = NULL, *a, *hint = NULL;
+	int path_known = 0, method_known = 0, rc;
 	unsigned long long n;
+	size_t i, arg_len = 0, al;
 	char *end;
-	size_t i;
 
+	if ((rc = sg_http_unescape(url, &r->path)) != 0) {
+		if (rc == SG_ERR_NOMEM)
+			return MHD_NO;
+		return sg_http_refuse(r, MHD_HTTP_BAD_REQUEST, "malformed",
+		                      "bad percent-encoding in the path", 0);
+	}
+	r->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	for (i = 0; i < SG_HTTP_NROUTES && r->route == NULL; i++) {
 		rt = &sg_http_routes[i];
-		if (strcmp(url, rt->path) != 0)
+		if (!sg_http_route_match(rt, r->path, &a, &al))
 			continue;
 		path_known = 1;
 		if (strcmp(method, rt->method) != 0)
 			continue;
-		want = rt->ctype;
-		if (sg_http_ctype_is(ctype, rt->ctype))
-			r->route = rt;
+		method_known = 1;
+		if (rt->ctype != NULL && !sg_http_ctype_is(ctype, rt->ctype)) {
+			sg_http_accept(r, rt->ctype);
+			continue;
+		}
+		r->route = rt;
+		arg = a;
+		arg_len = al;
 	}
 	if (!path_known)
 		return sg_http_refuse(r, MHD_HTTP_NOT_FOUND, "not_found", NULL, 0);
-	if (want == NULL) {
-		sg_http_allow(r, url);
+	if (!method_known) {
+		sg_http_allow(r, r->path);
 		return sg_http_refuse(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", NULL,
 		                      0);
 	}
 	if (r->route == NULL)
 		return sg_http_refuse(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-		                      want, 0);
+		                      r->accept, 0);
+	rt = r->route;
 	/* MHD has checked the syntax; chunked bodies have no Content-Length. */
 	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {
@@ -464,9 +730,20 @@ sg_http_begin(struct sg_http *h, struct sg_http_req *r, const char *url, const c
 		n = strtoull(cl, &end, 10);
 		if (errno != 0 || end == cl || *end != '\0' || n > h->max_body)
 			return sg_http_refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", NULL, 0);
-		if (n > 0 && (r->body = malloc(n)) == NULL)
+		if (rt->ctype == NULL && n > 0)
+			return sg_http_refuse(r, MHD_HTTP_BAD_REQUEST, "malformed",
+			                      "unexpected body", 0);
+		if (rt->ctype != NULL && n > 0 && (r->body = malloc(n)) == NULL)
 			return MHD_NO;
 		r->cap = n;
+	}
+	if (rt->from_arg != NULL) {
+		if ((rc = rt->from_arg(arg, arg_len, &r->body, &r->len, &hint)) != 0) {
+			if (rc == SG_ERR_NOMEM)
+				return MHD_NO;
+			return sg_http_refuse(r, MHD_HTTP_BAD_REQUEST, "malformed", hint, 0);
+		}
+		r->cap = r->len;
 	}
 	return MHD_YES;
 }
@@ -478,6 +755,19 @@ sg_http_body(struct sg_http *h, struct sg_http_req *r, const char *data, size_t 
 	unsigned char *p;
 	size_t cap;
 
+	/* A request without body (GET, HEAD) that has one: refused once it is in. */
+	if (r->route->ctype == NULL) {
+		r->extra += n;
+		if (r->extra > h->max_body) {
+			char peer[NI_MAXHOST + NI_MAXSERV + 4];
+
+			sg_http_peer(r->conn, peer, sizeof(peer));
+			sg_info("http: %s %s: body over %zu bytes, connection closed", peer,
+			        r->what, h->max_body);
+			return MHD_NO;
+		}
+		return MHD_YES;
+	}
 	if (r->over > 0 || n > h->max_body - r->len) {
 		r->over += n;
 		/*
@@ -526,6 +816,8 @@ sg_http_submit(struct sg_http *h, struct sg_http_req *r)
 {
 	if (r->over > 0)
 		return sg_http_refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", NULL, 0);
+	if (r->extra > 0)
+		return sg_http_refuse(r, MHD_HTTP_BAD_REQUEST, "malformed", "unexpected body", 0);
 	if (r->len == 0)
 		return sg_http_refuse(r, MHD_HTTP_BAD_REQUEST, "malformed", "empty body", 0);
 	atomic_fetch_add_explicit(&h->bytes_in, r->len, memory_order_relaxed);
@@ -608,9 +900,21 @@ sg_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		pthread_cond_broadcast(&h->cv);
 		pthread_mutex_unlock(&h->mu);
 	}
+	free(r->path);
 	free(r->body);
 	free(r->out.body);
 	free(r);
+}
+
+/*
+ * MHD's unescaping callback, as a no-op: the handler gets the path as it
+ * was sent and sg_http_unescape() decodes it strictly.  (Query arguments,
+ * which no route reads, stay escaped too.)
+ */
+static size_t
+sg_http_raw_url(void *cls, struct MHD_Connection *conn, char *s)
+{
+	return strlen(s);
 }
 
 __attribute__((format(printf, 2, 0))) static void
@@ -742,10 +1046,9 @@ sg_http_reply(struct sg_http *h, const void *buf, size_t len)
 		sg_whyf(r->out.why, sizeof(r->out.why), "reply does not decode: %s: %s",
 		        sg_strerror(rc), why);
 	} else if (!h->wrep.ok) {
-		sg_http_map_err(&h->wrep, &r->out);
-	} else if (r->route->answer(&h->wrep, &r->out) != 0) {
+		sg_http_map_err(&h->wrep, r->route, &r->out);
+	} else if (r->route->answer(r->body, r->len, &h->wrep, &r->out) != 0) {
 		sg_http_set_err(&r->out, MHD_HTTP_BAD_GATEWAY, "bad_gateway", NULL, 0);
-		sg_whyf(r->out.why, sizeof(r->out.why), "reply without content");
 	}
 	sg_rep_clear(&h->wrep);
 	sg_http_finish(r);
@@ -1033,7 +1336,7 @@ sg_http_start(void *zctx, const struct sg_http_config *cfg, char *why, size_t wh
 	    cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, secs,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SG_HTTP_CONN_MEMORY,
 	    MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED, sg_http_completed, h,
-	    MHD_OPTION_END);
+	    MHD_OPTION_UNESCAPE_CALLBACK, sg_http_raw_url, NULL, MHD_OPTION_END);
 	atomic_store(&h->starting, 0);
 	if (h->daemon == NULL) {
 		sg_whyf(why, why_len, "http: cannot listen on %s%s%s", h->listen,

@@ -13,8 +13,12 @@
  * request of a known route (path, method, content type, body size) before
  * forwarding.  It never logs request or response bodies.
  *
- * Routes (docs/http.md): POST /tsa and POST / with Content-Type
- * application/timestamp-query (RFC 3161 section 3.4) -> op "timestamp".
+ * Routes (docs/http.md):
+ *   POST /tsa, POST / with Content-Type application/timestamp-query
+ *     (RFC 3161 section 3.4) -> op "timestamp";
+ *   GET and HEAD /crl/<ca>.crl -> op "crl.get" (a DER CRL, cacheable until
+ *     its nextUpdate).
+ * Paths are percent-decoded strictly before they are matched.
  */
 #ifndef SG_HTTP_H
 #define SG_HTTP_H

@@ -2,7 +2,9 @@
  * Unit tests of sg_http: a real listener on 127.0.0.1, real HTTP over TCP
  * (plain sockets), and a fake front: a ROUTER bound on an inproc endpoint of
  * the same ZeroMQ context, served by a thread that decodes each wire request
- * with sg_wire_decode_req() and answers what the test scripted.
+ * with sg_wire_decode_req() and answers what the test scripted.  The fake
+ * front echoes its input: a time-stamp query comes back behind a prefix, a
+ * CRL is "CRL:" and the CA's name.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,7 +39,7 @@
 /* ---- the fake front ---- */
 
 enum fake_mode {
-	FAKE_ECHO,    /* ok reply, tsr = "TSR:" + tsq, PKIStatus fake.status */
+	FAKE_ECHO,    /* ok reply: see fake_echo */
 	FAKE_ERR,     /* error reply fake.err */
 	FAKE_SILENT,  /* never answers */
 	FAKE_LATE,    /* holds a request until the next one arrives, then answers both */
@@ -57,8 +59,14 @@ struct fake {
 	unsigned delay_ms;
 	unsigned received; /* wire requests decoded */
 	enum sg_op last_op;
-	unsigned char last_tsq[SG_TSQ_MAX];
+	unsigned char last_in[SG_OCSP_REQ_MAX]; /* tsq, CA name or OCSP request */
 	size_t last_len;
+	/* crl.get replies: the CA named ("" = the one asked for) and the times */
+	char crl_ca[SG_NAME_MAX + 1];
+	uint64_t this_update, next_update;
+	/* ocsp replies: these bytes (NULL = "OCSP:" + the request) */
+	unsigned char *ocsp_resp;
+	size_t ocsp_resp_len;
 	/* FAKE_LATE: the held request */
 	unsigned char held_rid[256];
 	size_t held_rid_len;
@@ -89,26 +97,77 @@ fake_send(struct fake *f, const unsigned char *rid, size_t rid_len)
 	zmq_send(f->router, f->sb.data, f->sb.size, 0);
 }
 
+/*
+ * The ok reply to req: timestamp "TSR:" + tsq with PKIStatus status;
+ * crl.get "CRL:" + the CA with f->this_update and f->next_update; ocsp
+ * f->ocsp_resp, or "OCSP:" + the request.
+ */
 static void
 fake_echo(struct fake *f, const unsigned char *rid, size_t rid_len, const struct sg_req *req,
           unsigned status)
 {
 	struct sg_blob_rep b;
-	unsigned char *tsr = malloc(req->u.ts.tsq_len + 4);
+	struct sg_crl_rep c;
+	unsigned char *buf = NULL, *ocsp_resp;
+	char crl_ca[SG_NAME_MAX + 1];
+	uint64_t this_update, next_update;
+	size_t ocsp_resp_len;
+	int r = -1;
 
-	memset(&b, 0, sizeof(b));
-	snprintf(b.key, sizeof(b.key), "tsa");
-	b.alg = SG_KEYALG_EC_P256;
-	b.hash = SG_HASH_SHA256;
-	b.status = status;
-	memcpy(tsr, "TSR:", 4);
-	memcpy(tsr + 4, req->u.ts.tsq, req->u.ts.tsq_len);
-	b.data = tsr;
-	b.len = req->u.ts.tsq_len + 4;
-	b.record = 7;
-	if (sg_wire_encode_blob_rep(&f->sb, req->id, SG_OP_TIMESTAMP, &b) == 0)
+	pthread_mutex_lock(&f->mu);
+	memcpy(crl_ca, f->crl_ca, sizeof(crl_ca));
+	this_update = f->this_update;
+	next_update = f->next_update;
+	ocsp_resp = f->ocsp_resp;
+	ocsp_resp_len = f->ocsp_resp_len;
+	pthread_mutex_unlock(&f->mu);
+	switch (req->op) {
+	case SG_OP_TIMESTAMP:
+		memset(&b, 0, sizeof(b));
+		buf = malloc(req->u.ts.tsq_len + 4);
+		snprintf(b.key, sizeof(b.key), "tsa");
+		b.alg = SG_KEYALG_EC_P256;
+		b.hash = SG_HASH_SHA256;
+		b.status = status;
+		memcpy(buf, "TSR:", 4);
+		memcpy(buf + 4, req->u.ts.tsq, req->u.ts.tsq_len);
+		b.data = buf;
+		b.len = req->u.ts.tsq_len + 4;
+		b.record = 7;
+		r = sg_wire_encode_blob_rep(&f->sb, req->id, SG_OP_TIMESTAMP, &b);
+		break;
+	case SG_OP_CRL_GET:
+		memset(&c, 0, sizeof(c));
+		memcpy(c.ca, crl_ca[0] != '\0' ? crl_ca : req->u.crl.ca, sizeof(c.ca));
+		c.number = 42;
+		c.this_update = this_update;
+		c.next_update = next_update;
+		buf = malloc(4 + SG_NAME_MAX);
+		memcpy(buf, "CRL:", 4);
+		memcpy(buf + 4, req->u.crl.ca, strlen(req->u.crl.ca));
+		c.data = buf;
+		c.len = 4 + strlen(req->u.crl.ca);
+		r = sg_wire_encode_crl_rep(&f->sb, req->id, &c);
+		break;
+	case SG_OP_OCSP:
+		if (ocsp_resp != NULL) {
+			r = sg_wire_encode_ocsp_rep(&f->sb, req->id, ocsp_resp, ocsp_resp_len);
+			break;
+		}
+		buf = malloc(req->u.ocsp.len + 5);
+		memcpy(buf, "OCSP:", 5);
+		memcpy(buf + 5, req->u.ocsp.der, req->u.ocsp.len);
+		r = sg_wire_encode_ocsp_rep(&f->sb, req->id, buf, req->u.ocsp.len + 5);
+		break;
+	default:
+		break;
+	}
+	/* A reply the fake cannot encode is a bug of the test: the request times out. */
+	if (r == 0)
 		fake_send(f, rid, rid_len);
-	free(tsr);
+	else
+		fprintf(stderr, "fake front: cannot encode the reply to op %d: %d\n", req->op, r);
+	free(buf);
 }
 
 static void
@@ -131,8 +190,23 @@ fake_handle(struct fake *f, const struct msg *m)
 	if (r == 0) {
 		f->received++;
 		f->last_op = f->req.op;
-		f->last_len = f->req.op == SG_OP_TIMESTAMP ? f->req.u.ts.tsq_len : 0;
-		memcpy(f->last_tsq, f->req.u.ts.tsq, f->last_len);
+		switch (f->req.op) {
+		case SG_OP_TIMESTAMP:
+			f->last_len = f->req.u.ts.tsq_len;
+			memcpy(f->last_in, f->req.u.ts.tsq, f->last_len);
+			break;
+		case SG_OP_CRL_GET:
+			f->last_len = strlen(f->req.u.crl.ca);
+			memcpy(f->last_in, f->req.u.crl.ca, f->last_len);
+			break;
+		case SG_OP_OCSP:
+			f->last_len = f->req.u.ocsp.len;
+			memcpy(f->last_in, f->req.u.ocsp.der, f->last_len);
+			break;
+		default:
+			f->last_len = 0;
+			break;
+		}
 	}
 	pthread_mutex_unlock(&f->mu);
 	if (r != 0) {
@@ -239,6 +313,8 @@ fake_start(const char *endpoint)
 	memset(&fk, 0, sizeof(fk));
 	pthread_mutex_init(&fk.mu, NULL);
 	fk.mode = FAKE_ECHO;
+	fk.this_update = (uint64_t)time(NULL) - 60;
+	fk.next_update = (uint64_t)time(NULL) + 3600;
 	assert_non_null(fk.dec = sg_wire_dec_new());
 	msgpack_sbuffer_init(&fk.sb);
 	assert_non_null(fk.router = zmq_socket(zctx, ZMQ_ROUTER));
@@ -259,6 +335,8 @@ fake_stop(void)
 	sg_wire_dec_free(fk.dec);
 	msgpack_sbuffer_destroy(&fk.sb);
 	pthread_mutex_destroy(&fk.mu);
+	free(fk.ocsp_resp);
+	fk.ocsp_resp = NULL;
 }
 
 static void
@@ -470,6 +548,17 @@ assert_error(const struct res *res, int status, const char *body)
 	assert_memory_equal(res->body, body, res->body_len);
 }
 
+/* A success that must not be cached: no-store, no Last-Modified, no Expires. */
+static void
+assert_not_cached(const struct res *res)
+{
+	char buf[64];
+
+	assert_header(res, "Cache-Control", "no-store");
+	assert_null(header(res, "Last-Modified", buf, sizeof(buf)));
+	assert_null(header(res, "Expires", buf, sizeof(buf)));
+}
+
 /* ---- fixtures ---- */
 
 static struct sg_http_config
@@ -524,7 +613,7 @@ check_tsa_ok(const char *path, const char *ctype, unsigned status)
 	http_post(path, ctype, tsq, sizeof(tsq) - 1, res);
 	assert_int_equal(res->status, 200);
 	assert_header(res, "Content-Type", "application/timestamp-reply");
-	assert_header(res, "Cache-Control", "no-store");
+	assert_not_cached(res);
 	assert_int_equal(res->body_len, sizeof(tsq) - 1 + 4);
 	assert_memory_equal(res->body, "TSR:", 4);
 	assert_memory_equal(res->body + 4, tsq, sizeof(tsq) - 1);
@@ -532,7 +621,7 @@ check_tsa_ok(const char *path, const char *ctype, unsigned status)
 	pthread_mutex_lock(&fk.mu);
 	assert_int_equal(fk.last_op, SG_OP_TIMESTAMP);
 	assert_int_equal(fk.last_len, sizeof(tsq) - 1);
-	assert_memory_equal(fk.last_tsq, tsq, sizeof(tsq) - 1);
+	assert_memory_equal(fk.last_in, tsq, sizeof(tsq) - 1);
 	pthread_mutex_unlock(&fk.mu);
 	sg_http_get_stats(http, &st);
 	assert_true(st.status_2xx >= 1);
@@ -741,13 +830,37 @@ test_wrong_type(void **state)
 static void
 test_unknown_path(void **state)
 {
-	static const char *paths[] = {"/tsa/", "/TSA", "/crl/root.crl", "/ocsp", "/tsa/../tsa2"};
+	static const char *paths[] = {
+	    "/tsa/",  "/TSA",  "/tsa/../tsa2", "/crl",    "/crl/",          "/crl/root.crl.gz",
+	    "/ocspx", "/OCSP", "/%74Sa",       "/%2Ftsa", "/crl/a%2Fb.crl",
+	};
 	struct res *res = res_new();
 	size_t i;
 
 	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		http_post(paths[i], TSQ_CT, "q", 1, res);
 		assert_error(res, 404, "not_found\n");
+	}
+	assert_int_equal(fake_received(), 0);
+	/* percent-encoded characters of a known path are decoded first (RFC 3986 2.1) */
+	check_tsa_ok("/t%73a", TSQ_CT, 0);
+	check_tsa_ok("/%74%73%61", TSQ_CT, 0);
+	assert_int_equal(fake_received(), 2);
+	free(res);
+}
+
+/* A '%' without two hex digits, or an escaped NUL, in any path: 400 before routing. */
+static void
+test_bad_percent(void **state)
+{
+	static const char *paths[] = {"/tsa%",   "/tsa%2", "/ts%zza",      "/ts%a",    "/tsa%00",
+	                              "/%g1tsa", "/%%",    "/crl/x%2.crl", "/unknown%"};
+	struct res *res = res_new();
+	size_t i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		http_post(paths[i], TSQ_CT, "q", 1, res);
+		assert_error(res, 400, "malformed: bad percent-encoding in the path\n");
 	}
 	assert_int_equal(fake_received(), 0);
 	free(res);
@@ -1117,6 +1230,344 @@ test_stop_fails_unanswered(void **state)
 	free(p.res);
 }
 
+/* ---- CRLs ---- */
+
+/*
+ * Sends "METHOD path" without body on a new connection.  A HEAD response is
+ * read to the end of the connection, so that a body sent by mistake shows
+ * up in res->body_len.
+ */
+static void
+http_get(const char *method, const char *path, struct res *res)
+{
+	size_t n = strlen(method) + strlen(path) + 64;
+	char *raw = malloc(n), *buf, *eoh;
+	size_t have = 0, cap = sizeof(res->head) + RES_MAX;
+	ssize_t k;
+	int fd;
+
+	snprintf(raw, n, "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", method, path);
+	if (strcmp(method, "HEAD") != 0) {
+		http_raw(raw, strlen(raw), res);
+		free(raw);
+		return;
+	}
+	res->status = 0;
+	res->head[0] = '\0';
+	res->body_len = 0;
+	fd = tcp_connect(sg_http_port(http));
+	assert_true(fd >= 0);
+	buf = malloc(cap);
+	if (send_all(fd, raw, strlen(raw)) == 0)
+		while (have + 1 < cap && (k = recv(fd, buf + have, cap - 1 - have, 0)) > 0)
+			have += (size_t)k;
+	close(fd);
+	buf[have] = '\0';
+	if ((eoh = strstr(buf, "\r\n\r\n")) != NULL &&
+	    (size_t)(eoh - buf) + 2 < sizeof(res->head) &&
+	    sscanf(buf, "HTTP/1.%*c %d", &res->status) == 1) {
+		memcpy(res->head, buf, (size_t)(eoh - buf) + 2);
+		res->head[eoh - buf + 2] = '\0';
+		res->body_len = have - (size_t)(eoh - buf) - 4;
+	}
+	free(buf);
+	free(raw);
+}
+
+/* The IMF-fixdate of t by the C library (the test runs in the C locale). */
+static void
+imf_date(uint64_t t, char *buf, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	assert_non_null(gmtime_r(&tt, &tm));
+	assert_int_not_equal(strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm), 0);
+}
+
+/* Cache-Control is "max-age=N" with N in [lo, hi]. */
+static void
+assert_max_age(const struct res *res, uint64_t lo, uint64_t hi)
+{
+	char buf[64], *end;
+	unsigned long long n;
+
+	assert_non_null(header(res, "Cache-Control", buf, sizeof(buf)));
+	assert_int_equal(strncmp(buf, "max-age=", 8), 0);
+	n = strtoull(buf + 8, &end, 10);
+	assert_true(end != buf + 8 && *end == '\0');
+	if (n < lo || n > hi)
+		fail_msg("max-age %llu not in [%llu, %llu]", n, (unsigned long long)lo,
+		         (unsigned long long)hi);
+}
+
+static void
+fake_crl_times(const char *ca, uint64_t this_update, uint64_t next_update)
+{
+	pthread_mutex_lock(&fk.mu);
+	snprintf(fk.crl_ca, sizeof(fk.crl_ca), "%s", ca);
+	fk.this_update = this_update;
+	fk.next_update = next_update;
+	pthread_mutex_unlock(&fk.mu);
+}
+
+/* The front saw op with exactly in[0..len). */
+static void
+assert_forwarded(enum sg_op op, const void *in, size_t len)
+{
+	pthread_mutex_lock(&fk.mu);
+	assert_int_equal(fk.last_op, op);
+	assert_int_equal(fk.last_len, len);
+	assert_memory_equal(fk.last_in, in, len);
+	pthread_mutex_unlock(&fk.mu);
+}
+
+/* GET path answers 200 with the CRL of ca, and the front was asked for ca. */
+static void
+check_crl_ok(const char *path, const char *ca, struct res *res)
+{
+	char want[80];
+
+	http_get("GET", path, res);
+	assert_int_equal(res->status, 200);
+	assert_header(res, "Content-Type", "application/pkix-crl");
+	snprintf(want, sizeof(want), "CRL:%s", ca);
+	assert_int_equal(res->body_len, strlen(want));
+	assert_memory_equal(res->body, want, res->body_len);
+	assert_forwarded(SG_OP_CRL_GET, ca, strlen(ca));
+}
+
+static void
+test_crl_ok(void **state)
+{
+	struct res *res = res_new();
+	uint64_t now = (uint64_t)time(NULL);
+	char want[96], name64[80];
+
+	/* Sun, 06 Nov 1994 08:49:37 GMT is RFC 7231's own example */
+	fake_crl_times("", 784111777, now + 7200);
+	check_crl_ok("/crl/int-dev.crl", "int-dev", res);
+	assert_header(res, "Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT");
+	/* caches read Expires against the response's Date (MHD's) */
+	assert_non_null(header(res, "Date", want, sizeof(want)));
+	assert_non_null(strstr(want, " GMT"));
+	imf_date(now + 7200, want, sizeof(want));
+	assert_header(res, "Expires", want);
+	assert_max_age(res, 7200 - 5, 7200);
+	/* names with dots, underscores, digits; percent-encoded characters */
+	check_crl_ok("/crl/root.v2_CA-1.crl", "root.v2_CA-1", res);
+	check_crl_ok("/crl/int%2ddev.crl", "int-dev", res);
+	check_crl_ok("/crl/%69nt-dev%2Ecrl", "int-dev", res);
+	check_crl_ok("/crl/a.crl.crl", "a.crl", res);
+	/* a query string is ignored */
+	check_crl_ok("/crl/int-dev.crl?x=%zz", "int-dev", res);
+	/* the longest name */
+	memset(name64, 'n', 64);
+	name64[64] = '\0';
+	snprintf(want, sizeof(want), "/crl/%s.crl", name64);
+	check_crl_ok(want, name64, res);
+	assert_int_equal(fake_received(), 7);
+	free(res);
+}
+
+/* Expires and max-age follow next_update: past, far future, and beyond what a date can say. */
+static void
+test_crl_cache_headers(void **state)
+{
+	struct res *res = res_new();
+	char buf[64];
+
+	/* a CRL past its nextUpdate: Expires in the past, max-age=0 */
+	fake_crl_times("", 784111777, 784198177);
+	check_crl_ok("/crl/ca.crl", "ca", res);
+	assert_header(res, "Expires", "Mon, 07 Nov 1994 08:49:37 GMT");
+	assert_header(res, "Cache-Control", "max-age=0");
+	/* this_update == next_update */
+	fake_crl_times("", 784111777, 784111777);
+	check_crl_ok("/crl/ca.crl", "ca", res);
+	assert_header(res, "Expires", "Sun, 06 Nov 1994 08:49:37 GMT");
+	assert_header(res, "Cache-Control", "max-age=0");
+	/* the last second of 9999: max-age capped at 2^31 */
+	fake_crl_times("", 0, UINT64_C(253402300799));
+	check_crl_ok("/crl/ca.crl", "ca", res);
+	assert_header(res, "Last-Modified", "Thu, 01 Jan 1970 00:00:00 GMT");
+	assert_header(res, "Expires", "Fri, 31 Dec 9999 23:59:59 GMT");
+	assert_header(res, "Cache-Control", "max-age=2147483648");
+	/* one second more cannot be written as a date: the reply is refused */
+	fake_crl_times("", 0, UINT64_C(253402300800));
+	http_get("GET", "/crl/ca.crl", res);
+	assert_error(res, 502, "bad_gateway\n");
+	assert_null(header(res, "Expires", buf, sizeof(buf)));
+	fake_crl_times("", UINT64_C(253402300800), UINT64_MAX);
+	http_get("GET", "/crl/ca.crl", res);
+	assert_error(res, 502, "bad_gateway\n");
+	free(res);
+}
+
+/* HEAD: the headers of the GET, no body; the front is asked all the same. */
+static void
+test_crl_head(void **state)
+{
+	struct res *res = res_new();
+	struct sg_http_stats st0, st1;
+	uint64_t now = (uint64_t)time(NULL);
+	char want[64];
+
+	fake_crl_times("", 784111777, now + 600);
+	sg_http_get_stats(http, &st0);
+	http_get("HEAD", "/crl/int-dev.crl", res);
+	sg_http_get_stats(http, &st1);
+	assert_int_equal(res->status, 200);
+	assert_header(res, "Content-Type", "application/pkix-crl");
+	assert_header(res, "Content-Length", "11"); /* "CRL:int-dev" */
+	assert_header(res, "Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT");
+	imf_date(now + 600, want, sizeof(want));
+	assert_header(res, "Expires", want);
+	assert_max_age(res, 600 - 5, 600);
+	assert_int_equal(res->body_len, 0);
+	assert_forwarded(SG_OP_CRL_GET, "int-dev", 7);
+	assert_int_equal(st1.bytes_out, st0.bytes_out);
+	assert_int_equal(st1.status_2xx, st0.status_2xx + 1);
+	/* HEAD of an unknown CA: 404, no body either */
+	fake_script(FAKE_ERR, SG_ERR_UNKNOWN_KEY, 0);
+	http_get("HEAD", "/crl/nope.crl", res);
+	assert_int_equal(res->status, 404);
+	assert_int_equal(res->body_len, 0);
+	assert_int_equal(fake_received(), 2);
+	free(res);
+}
+
+/* Names that are not key names are unknown paths, refused without asking the front. */
+static void
+test_crl_bad_names(void **state)
+{
+	static const char *paths[] = {
+	    "/crl/.crl",      "/crl/a%20b.crl", "/crl/a/b.crl",   "/crl/x.CRL",
+	    "/crl/x.crl/",    "/crl/x",         "/crl/x%2Fy.crl", "/crl/%C3%A9.crl",
+	    "/crl/a+b.crl",   "/crl/a%3Bb.crl", "/crl/..%2F.crl", "/crl//x.crl",
+	    "/crl/a%0Ab.crl", "/CRL/x.crl",     "/crl/x.crl%20",  "/crl/*.crl",
+	};
+	struct res *res = res_new();
+	char path[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		http_get("GET", paths[i], res);
+		if (res->status != 404)
+			fail_msg("%s: status %d", paths[i], res->status);
+		assert_error(res, 404, "not_found\n");
+	}
+	/* 65 characters: one too many */
+	strcpy(path, "/crl/");
+	memset(path + 5, 'n', 65);
+	strcpy(path + 70, ".crl");
+	http_get("GET", path, res);
+	assert_error(res, 404, "not_found\n");
+	http_get("HEAD", path, res);
+	assert_int_equal(res->status, 404);
+	assert_int_equal(fake_received(), 0);
+	free(res);
+}
+
+static void
+test_crl_wire_errors(void **state)
+{
+	static const struct {
+		int err;
+		int status;
+		const char *body;
+		const char *retry;
+	} cases[] = {
+	    {SG_ERR_UNKNOWN_KEY, 404, "unknown_key\n", NULL},
+	    {SG_ERR_NOT_FOUND, 404, "not_found\n", NULL},
+	    {SG_ERR_DENIED, 403, "denied\n", NULL},
+	    {SG_ERR_BUSY, 503, "busy\n", "1"},
+	    {SG_ERR_SHUTTING_DOWN, 503, "shutting_down\n", "5"},
+	    {SG_ERR_HSM_UNAVAILABLE, 503, "hsm_unavailable\n", "5"},
+	    {SG_ERR_AUDIT_UNAVAILABLE, 503, "audit_unavailable\n", "5"},
+	    {SG_ERR_MALFORMED, 400, "malformed\n", NULL},
+	    {SG_ERR_BAD_VALUE, 400, "bad_value\n", NULL},
+	    {SG_ERR_HSM, 500, "internal\n", NULL},
+	    {SG_ERR_NO_CERT, 500, "internal\n", NULL},
+	    {SG_ERR_INTERNAL, 500, "internal\n", NULL},
+	};
+	struct res *res = res_new();
+	char buf[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fake_script(FAKE_ERR, cases[i].err, 0);
+		http_get("GET", "/crl/int-dev.crl", res);
+		assert_error(res, cases[i].status, cases[i].body);
+		assert_null(header(res, "Last-Modified", buf, sizeof(buf)));
+		assert_null(header(res, "Expires", buf, sizeof(buf)));
+		if (cases[i].retry != NULL)
+			assert_header(res, "Retry-After", cases[i].retry);
+		else
+			assert_null(header(res, "Retry-After", buf, sizeof(buf)));
+	}
+	assert_int_equal(fake_received(), i);
+	free(res);
+}
+
+/* Replies that are not an answer to the question: 502. */
+static void
+test_crl_bad_replies(void **state)
+{
+	struct res *res = res_new();
+
+	/* the CRL of another CA */
+	fake_crl_times("root", 784111777, 784198177);
+	http_get("GET", "/crl/int-dev.crl", res);
+	assert_error(res, 502, "bad_gateway\n");
+	/* a reply of another op */
+	fake_crl_times("", 784111777, 784198177);
+	fake_script(FAKE_WRONG, 0, 0);
+	http_get("GET", "/crl/int-dev.crl", res);
+	assert_error(res, 502, "bad_gateway\n");
+	assert_int_equal(fake_received(), 2);
+	free(res);
+}
+
+/* Other methods, and bodies on a GET. */
+static void
+test_crl_methods(void **state)
+{
+	static const char *with_body[] = {
+	    "GET /crl/ca.crl HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n"
+	    "\r\nabc",
+	    "GET /crl/ca.crl HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+	    "Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	};
+	static const char *empty[] = {
+	    "GET /crl/ca.crl HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+	    "GET /crl/ca.crl HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+	    "Connection: close\r\n\r\n0\r\n\r\n",
+	};
+	struct res *res = res_new();
+	size_t i;
+
+	http_post("/crl/ca.crl", "application/pkix-crl", "x", 1, res);
+	assert_error(res, 405, "method_not_allowed\n");
+	assert_header(res, "Allow", "GET, HEAD");
+	http_get("DELETE", "/crl/ca.crl", res);
+	assert_error(res, 405, "method_not_allowed\n");
+	assert_header(res, "Allow", "GET, HEAD");
+	for (i = 0; i < sizeof(with_body) / sizeof(with_body[0]); i++) {
+		http_raw(with_body[i], strlen(with_body[i]), res);
+		assert_error(res, 400, "malformed: unexpected body\n");
+	}
+	assert_int_equal(fake_received(), 0);
+	/* an empty body is no body */
+	for (i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		http_raw(empty[i], strlen(empty[i]), res);
+		assert_int_equal(res->status, 200);
+		assert_memory_equal(res->body, "CRL:ca", 6);
+	}
+	assert_int_equal(fake_received(), 2);
+	free(res);
+}
+
 static void
 test_config(void **state)
 {
@@ -1232,6 +1683,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_wrong_method, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wrong_type, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_percent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_front_silent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_reply, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_replies, setup, teardown),
@@ -1244,6 +1696,13 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_stop_with_partial_requests, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_finishes_inflight, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_fails_unanswered, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crl_ok, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crl_cache_headers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crl_head, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crl_bad_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crl_wire_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crl_bad_replies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crl_methods, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
 	};
