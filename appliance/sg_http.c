@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -47,6 +48,9 @@
 
 #include <microhttpd.h>
 #include <msgpack.h>
+#include <openssl/asn1.h>
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <zmq.h>
 
 #include "sg_err.h"
@@ -89,7 +93,8 @@ struct sg_http_out {
  * The path is exact (suffix NULL) or a pattern "path ARG suffix" whose ARG
  * arg_ok accepts (NULL: any ARG): a path whose ARG is refused matches no
  * route, so it is an unknown path (404) like any other.  Several routes may
- * share a path, told apart by method or by Content-Type.
+ * share a path, told apart by method or by Content-Type ("/" serves RFC 3161
+ * and RFC 6960 clients).
  *
  * ctype is the media type of the request body; NULL for a request without
  * body (GET, HEAD), whose input is its ARG as from_arg turns it into bytes.
@@ -105,6 +110,7 @@ struct sg_http_route {
 	const char *ctype;
 	enum sg_op op;
 	int key_in_path; /* the ARG names a key: unknown_key and not_found are 404 */
+	int arg_is_body; /* the ARG is the request itself: logged by its length only */
 	/* ARG -> input (malloc'd): 0, SG_ERR_NOMEM, or SG_ERR_MALFORMED with *hint set (400). */
 	int (*from_arg)(const char *arg, size_t len, unsigned char **in, size_t *in_len,
 	                const char **hint);
@@ -256,9 +262,9 @@ sg_http_date(uint64_t t, char *buf, size_t buf_len)
 }
 
 /*
- * Lets caches keep a response until next_update: Last-Modified this_update,
- * Expires next_update, max-age the seconds left until next_update (0 once
- * it has passed).
+ * Lets caches keep a response until next_update (RFC 5019 section 6.2 for
+ * OCSP; the same for CRLs): Last-Modified this_update, Expires next_update,
+ * max-age the seconds left until next_update (0 once it has passed).
  */
 static int
 sg_http_fresh_until(struct sg_http_out *out, uint64_t this_update, uint64_t next_update)
@@ -336,25 +342,163 @@ sg_http_crl_answer(const unsigned char *in, size_t in_len, struct sg_rep *rep,
 	return 0;
 }
 
-#define SG_HTTP_TSQ "application/timestamp-query"
+/*
+ * The ARG of GET /ocsp/ARG: the URL-encoded (percent-decoded already, with
+ * the rest of the path) base64 of a DER OCSPRequest (RFC 6960 appendix
+ * A.1).  Only the RFC 4648 section 4 alphabet with its padding: OpenSSL's
+ * decoder would also skip blanks and line breaks, which a URL cannot mean.
+ */
+static int
+sg_http_base64_arg(const char *arg, size_t len, unsigned char **in, size_t *in_len,
+                   const char **hint)
+{
+	EVP_ENCODE_CTX *ctx = NULL;
+	unsigned char *buf = NULL;
+	int n = 0, fin = 0, r = SG_ERR_MALFORMED;
+	size_t i;
+
+	*hint = "bad base64 in the path";
+	if (len == 0 || len % 4 != 0 || len > INT_MAX)
+		goto out;
+	for (i = 0; i < len; i++) {
+		char c = arg[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/' || c == '='))
+			goto out;
+	}
+	/* The decoded bytes are fewer than the characters. */
+	if ((buf = malloc(len)) == NULL || (ctx = EVP_ENCODE_CTX_new()) == NULL) {
+		r = SG_ERR_NOMEM;
+		goto out;
+	}
+	EVP_DecodeInit(ctx);
+	if (EVP_DecodeUpdate(ctx, buf, &n, (const unsigned char *)arg, (int)len) < 0 ||
+	    EVP_DecodeFinal(ctx, buf + n, &fin) != 1 || n + fin <= 0)
+		goto out;
+	*in = buf;
+	*in_len = (size_t)n + (size_t)fin;
+	buf = NULL;
+	r = 0;
+out:
+	EVP_ENCODE_CTX_free(ctx);
+	free(buf);
+	return r;
+}
+
+static int
+sg_http_ocsp_build(const unsigned char *in, size_t len, struct sg_req *req)
+{
+	if (len == 0)
+		return SG_ERR_MALFORMED;
+	if (len > sizeof(req->u.ocsp.der))
+		return SG_ERR_TOO_LARGE;
+	req->op = SG_OP_OCSP;
+	memcpy(req->u.ocsp.der, in, len);
+	req->u.ocsp.len = len;
+	return 0;
+}
+
+/* An ASN1_GENERALIZEDTIME as seconds since the epoch; 0 or SG_ERR_BAD_VALUE. */
+static int
+sg_http_asn1_time(const ASN1_GENERALIZEDTIME *t, uint64_t *out)
+{
+	struct tm tm;
+	time_t tt;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 || (tt = timegm(&tm)) < 0)
+		return SG_ERR_BAD_VALUE;
+	*out = (uint64_t)tt;
+	return 0;
+}
 
 /*
- * "/" as well as "/tsa": TSA clients are often configured with the bare
- * host URL and post to the root; RFC 3161 section 3.4 names no path.  The
- * Content-Type keeps the root unambiguous when OCSP shares it.
+ * Cache headers of an OCSPResponse (RFC 5019 section 6.2): a successful
+ * basic response whose every SingleResponse has a nextUpdate is fresh
+ * until the earliest of them, and last modified at the latest thisUpdate.
+ * Anything else (an error status, no nextUpdate, meaning newer information
+ * is always available: RFC 6960 section 4.2.2.1, bytes OpenSSL does not
+ * parse) keeps no-store.  The listener does not judge the response: it is
+ * sent as the front made it either way.
+ */
+static void
+sg_http_ocsp_freshness(const unsigned char *der, size_t len, struct sg_http_out *out)
+{
+	const unsigned char *p = der;
+	OCSP_RESPONSE *resp = NULL;
+	OCSP_BASICRESP *basic = NULL;
+	OCSP_SINGLERESP *single;
+	ASN1_GENERALIZEDTIME *this_upd, *next_upd;
+	uint64_t t, last = 0, until = UINT64_MAX;
+	int i, n, reason;
+
+	if (len > LONG_MAX || (resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) == NULL ||
+	    p != der + len || OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL ||
+	    (basic = OCSP_response_get1_basic(resp)) == NULL || (n = OCSP_resp_count(basic)) <= 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		this_upd = next_upd = NULL;
+		if ((single = OCSP_resp_get0(basic, i)) == NULL ||
+		    OCSP_single_get0_status(single, &reason, NULL, &this_upd, &next_upd) < 0 ||
+		    sg_http_asn1_time(this_upd, &t) != 0)
+			goto out;
+		if (t > last)
+			last = t;
+		if (next_upd == NULL || sg_http_asn1_time(next_upd, &t) != 0)
+			goto out;
+		if (t < until)
+			until = t;
+	}
+	if (sg_http_fresh_until(out, last, until) != 0)
+		out->cache[0] = '\0';
+out:
+	OCSP_BASICRESP_free(basic);
+	OCSP_RESPONSE_free(resp);
+}
+
+/*
+ * Any OCSPResponse is a 200, malformedRequest and unauthorized included
+ * (RFC 6960 appendix A.1: the status is in the response).
+ */
+static int
+sg_http_ocsp_answer(const unsigned char *in, size_t in_len, struct sg_rep *rep,
+                    struct sg_http_out *out)
+{
+	if (rep->u.blob.data != NULL && rep->u.blob.len > 0)
+		sg_http_ocsp_freshness(rep->u.blob.data, rep->u.blob.len, out);
+	return sg_http_take_blob(rep, "application/ocsp-response", out);
+}
+
+#define SG_HTTP_TSQ "application/timestamp-query"
+#define SG_HTTP_OCSP_REQ "application/ocsp-request"
+
+/*
+ * "/" as well as "/tsa" and "/ocsp": TSA and OCSP clients are often
+ * configured with the bare host URL and post to the root (RFC 3161 section
+ * 3.4 names no path); the Content-Type tells the two apart.  "/ocsp/" too,
+ * for responder URLs written with a trailing slash.
  *
  * HEAD of a CRL: for caches and mirrors that check Last-Modified and size
- * first.
+ * first.  Not for GET /ocsp/ARG: each such request costs a signature.
  */
 static const struct sg_http_route sg_http_routes[] = {
-    {"POST", "/tsa", NULL, NULL, SG_HTTP_TSQ, SG_OP_TIMESTAMP, 0, NULL, sg_http_tsa_build,
+    {"POST", "/tsa", NULL, NULL, SG_HTTP_TSQ, SG_OP_TIMESTAMP, 0, 0, NULL, sg_http_tsa_build,
      sg_http_tsa_answer},
-    {"POST", "/", NULL, NULL, SG_HTTP_TSQ, SG_OP_TIMESTAMP, 0, NULL, sg_http_tsa_build,
+    {"POST", "/", NULL, NULL, SG_HTTP_TSQ, SG_OP_TIMESTAMP, 0, 0, NULL, sg_http_tsa_build,
      sg_http_tsa_answer},
-    {"GET", "/crl/", ".crl", sg_wire_name_valid, NULL, SG_OP_CRL_GET, 1, sg_http_copy_arg,
+    {"GET", "/crl/", ".crl", sg_wire_name_valid, NULL, SG_OP_CRL_GET, 1, 0, sg_http_copy_arg,
      sg_http_crl_build, sg_http_crl_answer},
-    {"HEAD", "/crl/", ".crl", sg_wire_name_valid, NULL, SG_OP_CRL_GET, 1, sg_http_copy_arg,
+    {"HEAD", "/crl/", ".crl", sg_wire_name_valid, NULL, SG_OP_CRL_GET, 1, 0, sg_http_copy_arg,
      sg_http_crl_build, sg_http_crl_answer},
+    {"POST", "/ocsp", NULL, NULL, SG_HTTP_OCSP_REQ, SG_OP_OCSP, 0, 0, NULL, sg_http_ocsp_build,
+     sg_http_ocsp_answer},
+    {"POST", "/ocsp/", NULL, NULL, SG_HTTP_OCSP_REQ, SG_OP_OCSP, 0, 0, NULL, sg_http_ocsp_build,
+     sg_http_ocsp_answer},
+    {"POST", "/", NULL, NULL, SG_HTTP_OCSP_REQ, SG_OP_OCSP, 0, 0, NULL, sg_http_ocsp_build,
+     sg_http_ocsp_answer},
+    {"GET", "/ocsp/", "", NULL, NULL, SG_OP_OCSP, 0, 1, sg_http_base64_arg, sg_http_ocsp_build,
+     sg_http_ocsp_answer},
 };
 #define SG_HTTP_NROUTES (sizeof(sg_http_routes) / sizeof(sg_http_routes[0]))
 
@@ -723,6 +867,9 @@ sg_http_begin(struct sg_http *h, struct sg_http_req *r, const char *url, const c
 		return sg_http_refuse(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
 		                      r->accept, 0);
 	rt = r->route;
+	if (rt->arg_is_body)
+		snprintf(r->what, sizeof(r->what), "%s %s<%zu characters>", rt->method, rt->path,
+		         arg_len);
 	/* MHD has checked the syntax; chunked bodies have no Content-Length. */
 	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {

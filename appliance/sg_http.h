@@ -17,7 +17,10 @@
  *   POST /tsa, POST / with Content-Type application/timestamp-query
  *     (RFC 3161 section 3.4) -> op "timestamp";
  *   GET and HEAD /crl/<ca>.crl -> op "crl.get" (a DER CRL, cacheable until
- *     its nextUpdate).
+ *     its nextUpdate);
+ *   POST /ocsp, /ocsp/ and / with Content-Type application/ocsp-request,
+ *     and GET /ocsp/<URL-encoded base64 of the request> (RFC 6960
+ *     appendix A.1) -> op "ocsp".
  * Paths are percent-decoded strictly before they are matched.
  */
 #ifndef SG_HTTP_H

@@ -3,8 +3,9 @@
  * (plain sockets), and a fake front: a ROUTER bound on an inproc endpoint of
  * the same ZeroMQ context, served by a thread that decodes each wire request
  * with sg_wire_decode_req() and answers what the test scripted.  The fake
- * front echoes its input: a time-stamp query comes back behind a prefix, a
- * CRL is "CRL:" and the CA's name.
+ * front echoes its input: a time-stamp query or an OCSP request comes back
+ * behind a prefix, a CRL is "CRL:" and the CA's name; OCSP responses that
+ * sg_http must read (for cache headers) are real DER made with OpenSSL.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +26,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
 #include <zmq.h>
 
 #include "sg_err.h"
@@ -1232,6 +1236,8 @@ test_stop_fails_unanswered(void **state)
 
 /* ---- CRLs ---- */
 
+#define OCSP_CT "application/ocsp-request"
+
 /*
  * Sends "METHOD path" without body on a new connection.  A HEAD response is
  * read to the end of the connection, so that a body sent by mistake shows
@@ -1308,6 +1314,17 @@ fake_crl_times(const char *ca, uint64_t this_update, uint64_t next_update)
 	snprintf(fk.crl_ca, sizeof(fk.crl_ca), "%s", ca);
 	fk.this_update = this_update;
 	fk.next_update = next_update;
+	pthread_mutex_unlock(&fk.mu);
+}
+
+/* The fake front answers every ocsp request with der (taken over; NULL: echo). */
+static void
+fake_ocsp(unsigned char *der, size_t len)
+{
+	pthread_mutex_lock(&fk.mu);
+	free(fk.ocsp_resp);
+	fk.ocsp_resp = der;
+	fk.ocsp_resp_len = len;
 	pthread_mutex_unlock(&fk.mu);
 }
 
@@ -1568,6 +1585,446 @@ test_crl_methods(void **state)
 	free(res);
 }
 
+/* ---- OCSP ---- */
+
+/* Bytes whose base64 has '+', '/' and padding. */
+static const unsigned char ocsp_req[] = {0x30, 0x0b, 0xfb, 0xef, 0xbe, 0xff, 0xff,
+                                         0xff, 0x3e, 0x00, 0x01, 0xfc, 0x10};
+
+/* "/ocsp/" and the base64 of p[0..n), its '+', '/' and '=' percent-encoded if encode. */
+static char *
+ocsp_get_path(const unsigned char *p, size_t n, int encode)
+{
+	unsigned char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+	char *path = malloc(3 * 4 * ((n + 2) / 3) + 8), *d;
+	int len = EVP_EncodeBlock(b64, p, (int)n), i;
+
+	assert_true(len > 0);
+	strcpy(path, "/ocsp/");
+	d = path + 6;
+	for (i = 0; i < len; i++) {
+		if (encode && (b64[i] == '+' || b64[i] == '/' || b64[i] == '='))
+			d += sprintf(d, "%%%02X", b64[i]);
+		else
+			*d++ = (char)b64[i];
+	}
+	*d = '\0';
+	free(b64);
+	return path;
+}
+
+static void
+check_ocsp_echo(const struct res *res, const unsigned char *req, size_t n)
+{
+	assert_int_equal(res->status, 200);
+	assert_header(res, "Content-Type", "application/ocsp-response");
+	assert_not_cached(res);
+	assert_int_equal(res->body_len, n + 5);
+	assert_memory_equal(res->body, "OCSP:", 5);
+	assert_memory_equal(res->body + 5, req, n);
+	assert_forwarded(SG_OP_OCSP, req, n);
+}
+
+static void
+test_ocsp_post(void **state)
+{
+	static const char *paths[] = {"/ocsp", "/ocsp/", "/", "/ocsp?x=1"};
+	struct res *res = res_new();
+	size_t i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		http_post(paths[i], OCSP_CT, ocsp_req, sizeof(ocsp_req), res);
+		check_ocsp_echo(res, ocsp_req, sizeof(ocsp_req));
+	}
+	http_post("/", "Application/OCSP-Request; x=y", ocsp_req, sizeof(ocsp_req), res);
+	check_ocsp_echo(res, ocsp_req, sizeof(ocsp_req));
+	/* the root still time-stamps a time-stamp query */
+	check_tsa_ok("/", TSQ_CT, 0);
+	assert_int_equal(fake_received(), 6);
+	free(res);
+}
+
+static void
+test_ocsp_get(void **state)
+{
+	unsigned char big[3000];
+	struct res *res = res_new();
+	char *path;
+	size_t i;
+
+	/* URL-encoded as RFC 6960 A.1 says */
+	path = ocsp_get_path(ocsp_req, sizeof(ocsp_req), 1);
+	assert_non_null(strstr(path, "%2B"));
+	assert_non_null(strstr(path, "%2F"));
+	assert_non_null(strstr(path, "%3D"));
+	http_get("GET", path, res);
+	check_ocsp_echo(res, ocsp_req, sizeof(ocsp_req));
+	free(path);
+	/* not encoded: '+', '/' and '=' are legal in a path as they are */
+	path = ocsp_get_path(ocsp_req, sizeof(ocsp_req), 0);
+	http_get("GET", path, res);
+	check_ocsp_echo(res, ocsp_req, sizeof(ocsp_req));
+	free(path);
+	/* lower-case escapes, one and two padding characters */
+	http_get("GET", "/ocsp/MAuA%2b%2f8%3d", res);
+	check_ocsp_echo(res, (const unsigned char *)"\x30\x0b\x80\xfb\xff", 5);
+	http_get("GET", "/ocsp/MAE%3D", res);
+	check_ocsp_echo(res, (const unsigned char *)"\x30\x01", 2);
+	http_get("GET", "/ocsp/MA%3D%3D", res);
+	check_ocsp_echo(res, (const unsigned char *)"\x30", 1);
+	/* longer than OpenSSL's 64-character decoding lines */
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (unsigned char)(i * 31 + 7);
+	path = ocsp_get_path(big, sizeof(big), 1);
+	http_get("GET", path, res);
+	check_ocsp_echo(res, big, sizeof(big));
+	free(path);
+	assert_int_equal(fake_received(), 6);
+	free(res);
+}
+
+/* Bad base64 or percent-encoding: 400, nothing forwarded. */
+static void
+test_ocsp_get_bad(void **state)
+{
+	static const char *bad_b64[] = {
+	    "/ocsp/",                   /* empty */
+	    "/ocsp/MAE",                /* not a multiple of 4 */
+	    "/ocsp/MAE%3D%3D",          /* 5 */
+	    "/ocsp/MA!E",               /* outside the alphabet */
+	    "/ocsp/MA%21E",             /* the same, escaped */
+	    "/ocsp/MA%C3%A9",           /* the same, UTF-8 */
+	    "/ocsp/MA%3D%3DMA%3D%3D",   /* data after padding */
+	    "/ocsp/MA%3DE",             /* '=' inside */
+	    "/ocsp/M%3D%3D%3D",         /* three '=' */
+	    "/ocsp/MAuA%3D%3D%3D%3D",   /* four '=' */
+	    "/ocsp/%3D%3D%3D%3D",       /* padding only */
+	    "/ocsp/MAE%3D%20%20%20%20", /* blanks, which OpenSSL would skip */
+	    "/ocsp/MA%0AE%3D%0A%0A%0A", /* line breaks, likewise */
+	    "/ocsp/MA%09E%3D%09%09%09", /* tabs */
+	    "/ocsp/MA-E",               /* base64url */
+	    "/ocsp/MA_E",               /* base64url */
+	    "/ocsp/MAE%3DMAE%3D",       /* two padded blocks */
+	};
+	static const char *bad_pct[] = {"/ocsp/MA%3", "/ocsp/MA%zz==", "/ocsp/%00AAA",
+	                                "/ocsp/MA%3D%"};
+	struct res *res = res_new();
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_b64) / sizeof(bad_b64[0]); i++) {
+		http_get("GET", bad_b64[i], res);
+		if (res->status != 400)
+			fail_msg("%s: status %d", bad_b64[i], res->status);
+		assert_error(res, 400, "malformed: bad base64 in the path\n");
+	}
+	for (i = 0; i < sizeof(bad_pct) / sizeof(bad_pct[0]); i++) {
+		http_get("GET", bad_pct[i], res);
+		assert_error(res, 400, "malformed: bad percent-encoding in the path\n");
+	}
+	assert_int_equal(fake_received(), 0);
+	free(res);
+}
+
+static void
+test_ocsp_methods_and_types(void **state)
+{
+	static const char *others[] = {"text/plain", "application/ocsp-response",
+	                               "application/ocsp-requestx", NULL};
+	struct res *res = res_new();
+	size_t i;
+
+	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		http_post("/ocsp", others[i], ocsp_req, sizeof(ocsp_req), res);
+		assert_error(res, 415, "unsupported_media_type: application/ocsp-request\n");
+		http_post("/", others[i], ocsp_req, sizeof(ocsp_req), res);
+		assert_error(res, 415,
+		             "unsupported_media_type: application/timestamp-query, "
+		             "application/ocsp-request\n");
+	}
+	/* each path its own methods */
+	http_post("/ocsp", TSQ_CT, "q", 1, res);
+	assert_error(res, 415, "unsupported_media_type: application/ocsp-request\n");
+	http_get("GET", "/ocsp", res);
+	assert_error(res, 405, "method_not_allowed\n");
+	assert_header(res, "Allow", "POST");
+	http_get("PUT", "/ocsp/", res);
+	assert_error(res, 405, "method_not_allowed\n");
+	assert_header(res, "Allow", "POST, GET");
+	http_post("/ocsp/MAE%3D", OCSP_CT, ocsp_req, sizeof(ocsp_req), res);
+	assert_error(res, 405, "method_not_allowed\n");
+	assert_header(res, "Allow", "GET");
+	/* HEAD of a GET that costs a signature: not offered */
+	http_get("HEAD", "/ocsp/MAE%3D", res);
+	assert_int_equal(res->status, 405);
+	assert_header(res, "Allow", "GET");
+	http_get("GET", "/", res);
+	assert_error(res, 405, "method_not_allowed\n");
+	assert_header(res, "Allow", "POST");
+	/* empty and too-large bodies */
+	http_post("/ocsp", OCSP_CT, "", 0, res);
+	assert_error(res, 400, "malformed: empty body\n");
+	assert_int_equal(fake_received(), 0);
+	free(res);
+}
+
+/*
+ * SG_OCSP_REQ_MAX is the wire's cap on an OCSP request: with a max_body
+ * above it, a body over it is 413 and not forwarded.
+ */
+static void
+test_ocsp_size_limit(void **state)
+{
+	struct sg_http_config c = config();
+	unsigned char *body = malloc(SG_OCSP_REQ_MAX + 1);
+	struct res *res = res_new();
+	char why[256];
+	size_t i;
+
+	sg_http_stop(http);
+	c.max_body = SG_OCSP_REQ_MAX + 1000;
+	http = sg_http_start(zctx, &c, why, sizeof(why));
+	assert_non_null(http);
+	for (i = 0; i < SG_OCSP_REQ_MAX + 1; i++)
+		body[i] = (unsigned char)(i * 13);
+	http_post("/ocsp", OCSP_CT, body, SG_OCSP_REQ_MAX + 1, res);
+	assert_error(res, 413, "too_large\n");
+	assert_int_equal(fake_received(), 0);
+	http_post("/ocsp", OCSP_CT, body, SG_OCSP_REQ_MAX, res);
+	assert_int_equal(res->status, 200);
+	assert_int_equal(res->body_len, SG_OCSP_REQ_MAX + 5);
+	assert_forwarded(SG_OP_OCSP, body, SG_OCSP_REQ_MAX);
+	/* and over max_body: refused on the headers */
+	http_post("/", OCSP_CT, body, 0, res); /* (empty: 400, see above) */
+	assert_int_equal(res->status, 400);
+	free(body);
+	free(res);
+}
+
+/* A request over max_body: 413 on the declared length, nothing forwarded. */
+static void
+test_ocsp_too_large_declared(void **state)
+{
+	static const char head[] = "POST /ocsp HTTP/1.1\r\nHost: t\r\n"
+	                           "Content-Type: application/ocsp-request\r\n"
+	                           "Content-Length: 16385\r\n\r\n";
+	struct res *res = res_new();
+
+	http_raw(head, sizeof(head) - 1, res);
+	assert_error(res, 413, "too_large\n");
+	assert_int_equal(fake_received(), 0);
+	free(res);
+}
+
+static void
+test_ocsp_wire_errors(void **state)
+{
+	static const struct {
+		int err;
+		int status;
+		const char *body;
+	} cases[] = {
+	    {SG_ERR_DENIED, 403, "denied\n"},
+	    {SG_ERR_BUSY, 503, "busy\n"},
+	    {SG_ERR_HSM_UNAVAILABLE, 503, "hsm_unavailable\n"},
+	    {SG_ERR_MALFORMED, 400, "malformed\n"},
+	    /* no key in the path: a key the front chose is its own fault */
+	    {SG_ERR_UNKNOWN_KEY, 500, "internal\n"},
+	    {SG_ERR_NOT_FOUND, 500, "internal\n"},
+	    {SG_ERR_HSM, 500, "internal\n"},
+	};
+	struct res *res = res_new();
+	char *path = ocsp_get_path(ocsp_req, sizeof(ocsp_req), 1);
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fake_script(FAKE_ERR, cases[i].err, 0);
+		http_post("/ocsp", OCSP_CT, ocsp_req, sizeof(ocsp_req), res);
+		assert_error(res, cases[i].status, cases[i].body);
+		http_get("GET", path, res);
+		assert_error(res, cases[i].status, cases[i].body);
+	}
+	assert_int_equal(fake_received(), 2 * i);
+	/* a reply of another op */
+	fake_script(FAKE_WRONG, 0, 0);
+	http_post("/ocsp", OCSP_CT, ocsp_req, sizeof(ocsp_req), res);
+	assert_error(res, 502, "bad_gateway\n");
+	free(path);
+	free(res);
+}
+
+/*
+ * A DER OCSPResponse of status; when successful, signed by a throwaway key
+ * with one SingleResponse per thisUpdate (next[i] 0: no nextUpdate).
+ */
+static unsigned char *
+make_ocsp_resp(int status, const uint64_t *this_upd, const uint64_t *next_upd, size_t n,
+               size_t *len)
+{
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	X509_NAME *name;
+	OCSP_BASICRESP *bs = NULL;
+	OCSP_RESPONSE *resp;
+	OCSP_CERTID *id;
+	ASN1_TIME *tu, *nu;
+	unsigned char *der = NULL, *out;
+	size_t i;
+	int dl;
+
+	if (status == OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+		assert_non_null(key = EVP_EC_gen("P-256"));
+		assert_non_null(cert = X509_new());
+		X509_set_version(cert, 2);
+		ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+		X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+		X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+		name = X509_get_subject_name(cert);
+		X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"ocsp",
+		                           -1, -1, 0);
+		X509_set_issuer_name(cert, name);
+		X509_set_pubkey(cert, key);
+		assert_true(X509_sign(cert, key, EVP_sha256()) > 0);
+		assert_non_null(bs = OCSP_BASICRESP_new());
+		for (i = 0; i < n; i++) {
+			assert_non_null(id = OCSP_cert_to_id(NULL, cert, cert));
+			assert_non_null(tu = ASN1_TIME_set(NULL, (time_t)this_upd[i]));
+			nu = next_upd[i] != 0 ? ASN1_TIME_set(NULL, (time_t)next_upd[i]) : NULL;
+			assert_non_null(OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD, 0,
+			                                       NULL, tu, nu));
+			ASN1_TIME_free(tu);
+			ASN1_TIME_free(nu);
+			OCSP_CERTID_free(id);
+		}
+		assert_int_equal(OCSP_basic_sign(bs, cert, key, EVP_sha256(), NULL, 0), 1);
+	}
+	assert_non_null(resp = OCSP_response_create(status, bs));
+	assert_true((dl = i2d_OCSP_RESPONSE(resp, &der)) > 0);
+	out = malloc((size_t)dl);
+	memcpy(out, der, (size_t)dl);
+	*len = (size_t)dl;
+	OPENSSL_free(der);
+	OCSP_RESPONSE_free(resp);
+	OCSP_BASICRESP_free(bs);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return out;
+}
+
+/* The front's OCSPResponse is sent as it is, over POST and GET; returns its copy. */
+static void
+check_ocsp_passthrough(const unsigned char *der, size_t len, struct res *res, int get)
+{
+	char *path = ocsp_get_path(ocsp_req, sizeof(ocsp_req), 1);
+
+	if (get)
+		http_get("GET", path, res);
+	else
+		http_post("/ocsp", OCSP_CT, ocsp_req, sizeof(ocsp_req), res);
+	free(path);
+	assert_int_equal(res->status, 200);
+	assert_header(res, "Content-Type", "application/ocsp-response");
+	assert_int_equal(res->body_len, len);
+	assert_memory_equal(res->body, der, len);
+	assert_forwarded(SG_OP_OCSP, ocsp_req, sizeof(ocsp_req));
+}
+
+/* An OCSP error (malformedRequest, unauthorized, ...) is still a 200, never cached. */
+static void
+test_ocsp_error_is_200(void **state)
+{
+	static const int statuses[] = {
+	    OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, OCSP_RESPONSE_STATUS_UNAUTHORIZED,
+	    OCSP_RESPONSE_STATUS_INTERNALERROR, OCSP_RESPONSE_STATUS_TRYLATER};
+	struct res *res = res_new();
+	unsigned char *der, *copy;
+	size_t i, len;
+	int get;
+
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		der = make_ocsp_resp(statuses[i], NULL, NULL, 0, &len);
+		copy = malloc(len);
+		memcpy(copy, der, len);
+		fake_ocsp(der, len);
+		for (get = 0; get < 2; get++) {
+			check_ocsp_passthrough(copy, len, res, get);
+			assert_not_cached(res);
+		}
+		free(copy);
+	}
+	free(res);
+}
+
+/* A successful response is cacheable until its earliest nextUpdate (RFC 5019 6.2). */
+static void
+test_ocsp_cache_headers(void **state)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	uint64_t this1[] = {784111777}, next1[] = {now + 3600};
+	uint64_t this2[] = {now - 100, 784111777, now - 50},
+	         next2[] = {now + 900, now + 600, now + 3600};
+	uint64_t this3[] = {now - 100, now - 100}, next3[] = {now + 900, 0};
+	uint64_t this4[] = {784111777}, next4[] = {784198177};
+	struct res *res = res_new();
+	unsigned char *der, *copy;
+	char want[64];
+	size_t len;
+	int get;
+
+	/* one SingleResponse */
+	der = make_ocsp_resp(OCSP_RESPONSE_STATUS_SUCCESSFUL, this1, next1, 1, &len);
+	copy = malloc(len);
+	memcpy(copy, der, len);
+	fake_ocsp(der, len);
+	for (get = 0; get < 2; get++) {
+		check_ocsp_passthrough(copy, len, res, get);
+		assert_header(res, "Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT");
+		imf_date(now + 3600, want, sizeof(want));
+		assert_header(res, "Expires", want);
+		assert_max_age(res, 3600 - 5, 3600);
+	}
+	free(copy);
+	/* several: the latest thisUpdate, the earliest nextUpdate */
+	der = make_ocsp_resp(OCSP_RESPONSE_STATUS_SUCCESSFUL, this2, next2, 3, &len);
+	copy = malloc(len);
+	memcpy(copy, der, len);
+	fake_ocsp(der, len);
+	check_ocsp_passthrough(copy, len, res, 1);
+	imf_date(now - 50, want, sizeof(want));
+	assert_header(res, "Last-Modified", want);
+	imf_date(now + 600, want, sizeof(want));
+	assert_header(res, "Expires", want);
+	assert_max_age(res, 600 - 5, 600);
+	free(copy);
+	/* one without nextUpdate: newer information is always available */
+	der = make_ocsp_resp(OCSP_RESPONSE_STATUS_SUCCESSFUL, this3, next3, 2, &len);
+	copy = malloc(len);
+	memcpy(copy, der, len);
+	fake_ocsp(der, len);
+	check_ocsp_passthrough(copy, len, res, 1);
+	assert_not_cached(res);
+	free(copy);
+	/* past its nextUpdate: max-age=0 */
+	der = make_ocsp_resp(OCSP_RESPONSE_STATUS_SUCCESSFUL, this4, next4, 1, &len);
+	copy = malloc(len);
+	memcpy(copy, der, len);
+	fake_ocsp(der, len);
+	check_ocsp_passthrough(copy, len, res, 0);
+	assert_header(res, "Expires", "Mon, 07 Nov 1994 08:49:37 GMT");
+	assert_header(res, "Cache-Control", "max-age=0");
+	/* the same bytes and a trailing byte: not an OCSPResponse, sent as is, not cached */
+	der = malloc(len + 1);
+	memcpy(der, copy, len);
+	der[len] = 0;
+	free(copy);
+	copy = malloc(len + 1);
+	memcpy(copy, der, len + 1);
+	fake_ocsp(der, len + 1);
+	check_ocsp_passthrough(copy, len + 1, res, 0);
+	assert_not_cached(res);
+	free(copy);
+	free(res);
+}
+
 static void
 test_config(void **state)
 {
@@ -1703,6 +2160,15 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_crl_wire_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crl_bad_replies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crl_methods, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ocsp_post, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ocsp_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ocsp_get_bad, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ocsp_methods_and_types, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ocsp_size_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ocsp_too_large_declared, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ocsp_wire_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ocsp_error_is_200, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ocsp_cache_headers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
 	};
