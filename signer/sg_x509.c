@@ -118,7 +118,7 @@ sg_x509_csr_pem(const unsigned char *in, size_t len, unsigned char **der, long *
 	BIO *bio = NULL;
 	char *name = NULL, *header = NULL;
 	unsigned char *data = NULL;
-	const unsigned char *rest;
+	char *rest = NULL;
 	long dlen = 0, rlen, i;
 	int r = SG_ERR_CSR_INVALID;
 
@@ -134,9 +134,9 @@ sg_x509_csr_pem(const unsigned char *in, size_t len, unsigned char **der, long *
 	if (header[0] != '\0' || dlen <= 0)
 		goto out;
 	/* What PEM_read_bio() left unread: white space only. */
-	rlen = BIO_get_mem_data(bio, (char **)&rest);
+	rlen = BIO_get_mem_data(bio, &rest);
 	for (i = 0; i < rlen; i++) {
-		if (!sg_x509_is_space(rest[i]))
+		if (!sg_x509_is_space((unsigned char)rest[i]))
 			goto out;
 	}
 	*der = data;
