@@ -62,8 +62,8 @@ struct sg_ocsp_query {
  * (this responder answers anyone; RFC 6960 4.1.2 makes signing optional);
  * extensions other than the nonce, in the request or in a CertID's
  * singleRequestExtensions, only when non-critical (they are ignored).
- * Refused with SG_ERR_MALFORMED (nothing written to q or nonce beyond
- * what the call may have scribbled, *n and *nonce_len 0): empty, larger
+ * Refused with SG_ERR_MALFORMED (*n and *nonce_len 0; q and nonce may
+ * have been written to and mean nothing): empty, larger
  * than SG_OCSP_MAX_REQ, not exactly one OCSPRequest, not DER (its
  * re-encoding differs), another version, no CertID or more than allowed,
  * a CertID hash other than those above or with parameters other than

@@ -61,7 +61,9 @@
  * legacy "NEW CERTIFICATE REQUEST" that Windows certreq writes) after
  * optional white space, has no PEM headers (Proc-Type, ...), and nothing but
  * white space follows the END line.  Otherwise the whole input must be one
- * DER CertificationRequest.  The version must be v1 (0).  Any key type
+ * DER CertificationRequest (OpenSSL's decoder also takes some BER, which is
+ * harmless: sg_x509_begin() re-encodes the subject and the key).  The
+ * version must be v1 (0).  Any key type
  * OpenSSL can decode is accepted (RSA-1024 and Ed25519 included): refusing
  * keys, subjects and requested extensions is the profile's job.
  *
