@@ -8,7 +8,11 @@
  *
  * Roots are never taken from the appliance: keys.list stops below the root,
  * and trusting a root is the operator's decision (--ca).  Every key
- * certificate must chain to those roots, or nothing is written.
+ * certificate must chain to those roots, or nothing is written.  The current
+ * CRLs come from crl.get for each CA that ca.list gives this client, each
+ * checked against its CA's certificate (which must chain to the roots too)
+ * before it is written; an appliance that does not let this client list CAs
+ * gives none, and the operator may add CRLs with --crl.
  */
 #include "signet_cli.h"
 #include "signet_bundle.h"
@@ -40,7 +44,9 @@ struct export_ctx {
 	char *tmp; /* the temporary directory being filled */
 	struct export_file *files;
 	size_t n_files;
-	size_t n_roots, n_chains, n_tsa, n_crls;
+	size_t n_roots, n_chains, n_tsa, n_crls, n_ca_crls;
+	size_t n_cas, n_cas_skipped; /* CAs of ca.list, and those left out */
+	int ca_list_denied;          /* ca.list refused: no CRLs from the appliance */
 };
 
 static void
@@ -245,6 +251,124 @@ export_hex(FILE *f, const unsigned char *p, size_t n)
 		fprintf(f, "%02x", p[i]);
 }
 
+/*
+ * The current CRL of each CA of ca.list, as crls/NAME.crl (DER), and the
+ * CA's certificates as chains/ca-NAME.pem, so that a verifier can check the
+ * CRL's signature.  A CA whose certificate does not chain to the roots is
+ * left out (said on stderr): its CRL could not be checked there either.
+ */
+static int
+export_ca_crls(struct export_ctx *x, struct signet_client *c, struct cli_trust *t, char *why,
+               size_t why_len)
+{
+	struct sg_ca_info *cas = NULL;
+	struct sg_crl_rep crl;
+	STACK_OF(X509) *chain = NULL;
+	X509_CRL *xcrl = NULL;
+	X509 *cert;
+	BIO *b = NULL;
+	const unsigned char *p;
+	char rel[SG_NAME_MAX + 32], reason[512];
+	size_t n_cas = 0, i, j;
+	int r;
+
+	memset(&crl, 0, sizeof(crl));
+	if ((r = signet_ca_list(c, &cas, &n_cas)) != 0) {
+		if (r == SG_ERR_DENIED || r == SG_ERR_UNKNOWN_OP) {
+			/* Not this client's business: a bundle without the appliance's CRLs. */
+			x->ca_list_denied = 1;
+			if (x->cli->verbose)
+				cli_msg(x->cli, "ca.list: %s (no CRLs from the appliance)",
+				        sg_strerror(r));
+			r = 0;
+			goto out;
+		}
+		snprintf(why, why_len, "ca.list: %s: %s", sg_strerror(r), signet_client_errmsg(c));
+		goto out;
+	}
+	x->n_cas = n_cas;
+	if (x->cli->verbose)
+		cli_msg(x->cli, "ca.list: %zu CAs", n_cas);
+	for (i = 0; i < n_cas; i++) {
+		sk_X509_pop_free(chain, X509_free);
+		BIO_free(b);
+		b = NULL;
+		if ((chain = sk_X509_new_null()) == NULL || (b = BIO_new(BIO_s_mem())) == NULL) {
+			r = SG_ERR_NOMEM;
+			goto out;
+		}
+		for (j = 0; j < cas[i].n_certs; j++) {
+			p = cas[i].cert[j];
+			cert = d2i_X509(NULL, &p, (long)cas[i].cert_len[j]);
+			if (cert == NULL || p != cas[i].cert[j] + cas[i].cert_len[j] ||
+			    !sk_X509_push(chain, cert)) {
+				X509_free(cert);
+				snprintf(why, why_len,
+				         "a certificate of CA '%s' in ca.list does not parse",
+				         cas[i].name);
+				r = SG_ERR_MALFORMED;
+				goto out;
+			}
+			if (PEM_write_bio_X509(b, cert) != 1) {
+				r = SG_ERR_NOMEM;
+				goto out;
+			}
+		}
+		cert = sk_X509_value(chain, 0);
+		if (cert == NULL || cli_trust_verify_path(t, cert, chain, time(NULL), 0, NULL,
+		                                          reason, sizeof(reason)) != 0) {
+			cli_msg(
+			    x->cli,
+			    "CA '%s' does not chain to the --ca roots (%s): its CRL is left out",
+			    cas[i].name, cert == NULL ? "no certificate" : reason);
+			x->n_cas_skipped++;
+			continue;
+		}
+		if ((r = signet_crl_get(c, cas[i].name, &crl)) != 0) {
+			snprintf(why, why_len, "crl.get %s: %s: %s", cas[i].name, sg_strerror(r),
+			         signet_client_errmsg(c));
+			goto out;
+		}
+		p = crl.data;
+		/* The library checked the DER; the signature is ours to check, with the CA's key.
+		 */
+		if ((xcrl = d2i_X509_CRL(NULL, &p, (long)crl.len)) == NULL ||
+		    X509_NAME_cmp(X509_CRL_get_issuer(xcrl), X509_get_subject_name(cert)) != 0 ||
+		    X509_CRL_verify(xcrl, X509_get0_pubkey(cert)) != 1) {
+			snprintf(why, why_len,
+			         "the CRL of CA '%s' is not signed by its certificate",
+			         cas[i].name);
+			r = SG_ERR_MALFORMED;
+			goto out;
+		}
+		X509_CRL_free(xcrl);
+		xcrl = NULL;
+		if ((r = cli_trust_add_crl_mem(t, cas[i].name, crl.data, crl.len, why, why_len)) !=
+		    0)
+			goto out;
+		snprintf(rel, sizeof(rel), "crls/%s.crl", cas[i].name);
+		if ((r = export_put(x, rel, crl.data, crl.len, why, why_len)) != 0)
+			goto out;
+		snprintf(rel, sizeof(rel), "chains/ca-%s.pem", cas[i].name);
+		if ((r = export_put_bio(x, rel, b, why, why_len)) != 0)
+			goto out;
+		free(crl.data);
+		memset(&crl, 0, sizeof(crl));
+		x->n_ca_crls++;
+	}
+	r = 0;
+out:
+	if (r == SG_ERR_NOMEM)
+		snprintf(why, why_len, "out of memory");
+	free(crl.data);
+	X509_CRL_free(xcrl);
+	sk_X509_pop_free(chain, X509_free);
+	BIO_free(b);
+	signet_cas_free(cas, n_cas);
+	ERR_clear_error();
+	return r;
+}
+
 /* manifest.json: what signet_bundle.c reads back. */
 static int
 export_manifest(struct export_ctx *x, const char *server, const struct sg_key_info *keys,
@@ -377,15 +501,19 @@ export_run(struct cli *cli, const char *dir, const char **ca, size_t n_ca, const
 			goto out;
 		}
 	}
-	if ((r = cli_trust_finish(t)) != 0) {
-		code = cli_fail(cli, r, "cannot set up revocation checks");
-		goto out;
-	}
-
 	if ((r = cli_connect(cli, &c, &code)) != 0)
 		goto out;
 	if ((r = signet_ping(c, &ping)) != 0 || (r = signet_keys_list(c, &keys, &n_keys)) != 0) {
 		code = cli_fail(cli, r, "%s: %s", sg_strerror(r), signet_client_errmsg(c));
+		goto out;
+	}
+	/* The CRLs first: the keys' certificates are then checked against them too. */
+	if ((r = export_ca_crls(&x, c, t, why, sizeof(why))) != 0) {
+		code = cli_fail(cli, r, "%s", why);
+		goto out;
+	}
+	if ((r = cli_trust_finish(t)) != 0) {
+		code = cli_fail(cli, r, "cannot set up revocation checks");
 		goto out;
 	}
 	for (i = 0; i < n_keys; i++) {
@@ -431,13 +559,18 @@ export_run(struct cli *cli, const char *dir, const char **ca, size_t n_ca, const
 				putchar(',');
 			cli_json_str(stdout, keys[i].name);
 		}
-		printf("],\"roots\":%zu,\"chains\":%zu,\"tsa\":%zu,\"crls\":%zu,\"files\":%zu}\n",
-		       t->n_roots, x.n_chains, x.n_tsa, x.n_crls, x.n_files);
+		printf("],\"roots\":%zu,\"chains\":%zu,\"tsa\":%zu,\"crls\":%zu,"
+		       "\"appliance_crls\":%zu,\"ca_list\":%s,\"cas\":%zu,\"cas_skipped\":%zu,"
+		       "\"files\":%zu}\n",
+		       t->n_roots, x.n_chains, x.n_tsa, x.n_crls + x.n_ca_crls, x.n_ca_crls,
+		       x.ca_list_denied ? "false" : "true", x.n_cas, x.n_cas_skipped, x.n_files);
 	} else {
-		cli_msg(
-		    cli,
-		    "wrote %s: %zu keys, %zu roots, %zu key chains, %zu TSA chains, %zu CRL files",
-		    dir, n_keys, t->n_roots, x.n_chains, x.n_tsa, x.n_crls);
+		cli_msg(cli,
+		        "wrote %s: %zu keys, %zu roots, %zu key chains, %zu TSA chains, %zu CRLs "
+		        "(%zu from the appliance%s)",
+		        dir, n_keys, t->n_roots, x.n_chains, x.n_tsa, x.n_crls + x.n_ca_crls,
+		        x.n_ca_crls,
+		        x.ca_list_denied ? "; ca.list is not allowed to this client" : "");
 	}
 	code = CLI_OK;
 out:

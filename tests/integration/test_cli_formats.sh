@@ -120,6 +120,15 @@ for f in manifest.json roots/root-1.pem keys/build-signing.pem chains/build-sign
 	[[ -f bundle/$f ]] || fail "the bundle lacks $f"
 done
 [[ -d bundle/crls ]] || fail "the bundle lacks crls/"
+# The appliance's CRLs come with it when this client may list CAs; each one
+# must verify with openssl against the bundle's own certificates.
+jcheck exp.json 'd["crls"] == d["appliance_crls"] == d["cas"] - d["cas_skipped"] and (d["ca_list"] or d["cas"] == 0)'
+for crl in bundle/crls/*.crl; do
+	[[ -e $crl ]] || continue
+	ca=$(basename "$crl" .crl)
+	out=$(openssl crl -inform DER -in "$crl" -noout -CAfile <(cat bundle/roots/*.pem "bundle/chains/ca-$ca.pem") 2>&1) ||
+		fail "openssl does not verify the bundle's CRL of $ca: $out"
+done
 cmp -s <(openssl pkey -pubin -in bundle/keys/build-signing.pem -outform DER) \
 	<(openssl pkey -pubin -in "$DEVDIR/keys/build-signing.pub.pem" -outform DER) ||
 	fail "the bundle's public key is not the token's"
