@@ -42,6 +42,7 @@
 	" ca TEXT NOT NULL,"                                                                       \
 	" profile TEXT NOT NULL,"                                                                  \
 	" subject TEXT NOT NULL,"                                                                  \
+	" sans TEXT NOT NULL,"                                                                     \
 	" requester TEXT NOT NULL,"                                                                \
 	" not_before INTEGER NOT NULL,"                                                            \
 	" not_after INTEGER NOT NULL,"                                                             \
@@ -103,7 +104,7 @@ static const char sg_audit_migrate_1_2[] = "ALTER TABLE idem ADD COLUMN out BLOB
 static const char sg_audit_migrate_2_3[] = SG_AUDIT_SCHEMA_CERTS "PRAGMA user_version = 3;";
 static const char sg_audit_sql_cert_insert[] =
     "INSERT INTO certs (serial, ca, profile, subject, requester, not_before, not_after, is_ca,"
-    " der, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    " der, record, sans) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 static const char sg_audit_sql_cert_revoke[] =
     "UPDATE certs SET revoked_at = ?2, reason = ?3 WHERE serial = ?1 AND revoked_at IS NULL";
 static const char sg_audit_sql_crl_store[] =
@@ -732,7 +733,8 @@ sg_audit_apply_state(struct sg_audit *a, const struct sg_audit_record *rec)
 		    (rc = sqlite3_bind_int(st, 8, c->is_ca)) != SQLITE_OK ||
 		    (rc = sqlite3_bind_blob(st, 9, c->der, (int)c->der_len, SQLITE_STATIC)) !=
 		        SQLITE_OK ||
-		    (rc = sqlite3_bind_int64(st, 10, (sqlite3_int64)rec->seq)) != SQLITE_OK)
+		    (rc = sqlite3_bind_int64(st, 10, (sqlite3_int64)rec->seq)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_text(st, 11, c->sans, -1, SQLITE_STATIC)) != SQLITE_OK)
 			break;
 		rc = sg_audit_exec(st);
 		break;
@@ -979,6 +981,7 @@ sg_audit_state_valid(const struct sg_audit_record *rec)
 		       memchr(c->ca, '\0', sizeof(c->ca)) != NULL &&
 		       memchr(c->profile, '\0', sizeof(c->profile)) != NULL &&
 		       memchr(c->subject, '\0', sizeof(c->subject)) != NULL &&
+		       memchr(c->sans, '\0', sizeof(c->sans)) != NULL &&
 		       memchr(c->requester, '\0', sizeof(c->requester)) != NULL &&
 		       (rec->state == SG_AUDIT_STATE_CERT_REVOKED ||
 		        (c->der != NULL && c->der_len > 0 && c->der_len <= INT_MAX));

@@ -37,6 +37,7 @@ struct sg_audit_cert {
 	char ca[SG_NAME_MAX + 1]; /* the issuing CA's key name */
 	char profile[SG_NAME_MAX + 1];
 	char subject[512]; /* RFC 2253 one-line form, for people */
+	char sans[1024];   /* "DNS:a, IP:b, URI:c" (cut to fit), for people */
 	char requester[SG_NAME_MAX + 1];
 	int64_t not_before, not_after; /* seconds since the epoch */
 	int is_ca;

@@ -17,6 +17,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #define SG_CA_SERIAL_LEN 16    /* 127 random bits: RFC 5280 asks 64 at least */
 #define SG_CA_MAX_ISSUERS 64   /* distinct issuing CA keys */
@@ -295,6 +296,24 @@ sg_ca_subject_line(const X509_NAME *name, char *out, size_t len)
 	BIO_free(mem);
 }
 
+/* The SANs as OpenSSL prints them ("DNS:a, IP Address:b"), cut to fit out. */
+static void
+sg_ca_sans_line(const GENERAL_NAMES *sans, char *out, size_t len)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	int i, n = 0;
+
+	out[0] = '\0';
+	for (i = 0; mem != NULL && sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+		if (i > 0)
+			BIO_puts(mem, ", ");
+		GENERAL_NAME_print(mem, sk_GENERAL_NAME_value(sans, i));
+	}
+	if (mem != NULL && (n = BIO_read(mem, out, (int)len - 1)) > 0)
+		out[n] = '\0';
+	BIO_free(mem);
+}
+
 static void
 sg_ca_issue(struct sg_front *f, struct sg_pending *p, const struct sg_issue_req *q)
 {
@@ -384,6 +403,7 @@ sg_ca_issue(struct sg_front *f, struct sg_pending *p, const struct sg_issue_req 
 	snprintf(job->cert.profile, sizeof(job->cert.profile), "%s", job->profile);
 	snprintf(job->cert.requester, sizeof(job->cert.requester), "%s", p->rec.client);
 	sg_ca_subject_line(iss.subject, job->cert.subject, sizeof(job->cert.subject));
+	sg_ca_sans_line(iss.sans, job->cert.sans, sizeof(job->cert.sans));
 	job->cert.not_before = (int64_t)cp.not_before;
 	job->cert.not_after = (int64_t)cp.not_after;
 	job->cert.is_ca = cp.is_ca;

@@ -986,6 +986,7 @@ test_cert_state(void **state)
 	strcpy(c.ca, "int-dev");
 	strcpy(c.profile, "leaf-tls");
 	strcpy(c.subject, "CN=www.example.com");
+	strcpy(c.sans, "DNS:www.example.com");
 	strcpy(c.requester, "ca-server");
 	c.not_before = 1700000000;
 	c.not_after = 1700086400;
