@@ -73,6 +73,33 @@ expect 0 "$signet" keys --help
 expect 0 "$signet" pubkey --help
 grep -q -- "--output" out.txt || fail "pubkey --help does not mention --output"
 expect 0 "$signet" ping --help
+expect 0 "$signet" timestamp --help
+for o in --output --request --hash --job --force --json; do
+	grep -q -- "$o" out.txt || fail "timestamp --help does not mention $o"
+done
+expect 0 "$signet" bundle export --help
+for o in --ca --crl --json; do
+	grep -q -- "$o" out.txt || fail "bundle export --help does not mention $o"
+done
+expect 0 "$signet" sign --help
+for o in --format --timestamp; do
+	grep -q -- "$o" out.txt || fail "sign --help does not mention $o"
+done
+for c in timestamp bundle; do
+	grep -q "^  $c" <("$signet" --help) || fail "signet --help does not list $c"
+done
+
+# --- usage errors of timestamp and bundle: 2, before any configuration is needed ---
+expect 2 "$signet" timestamp
+expect 2 "$signet" timestamp a.bin b.bin
+expect 2 "$signet" timestamp --request req.tsq
+expect 2 "$signet" timestamp a.bin --hash md5
+expect 2 "$signet" bundle
+expect 2 "$signet" bundle import x
+expect 2 "$signet" bundle export
+expect 2 "$signet" bundle export dir          # no --ca
+expect 2 "$signet" sign a.bin --key k --format pdf
+expect 2 "$signet" sign a.bin --key k --timestamp
 
 # --- no configuration: 2 ---
 printf 'artifact\n' >a.bin
