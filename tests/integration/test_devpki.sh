@@ -5,7 +5,10 @@
 # random serials), each certifies the key the token holds under its name, the
 # CA's private keys never appear outside the token, the daemon serves with
 # the generated policy (certificates, tsa key, HTTP client), and no PIN is on
-# a command line or in an environment of any program that up runs.
+# a command line or in an environment of any program that up runs.  CA
+# delegation: one intermediate CA per environment under the root, the CA
+# keys and the profile rules in the policy, the profiles in DIR/profiles/
+# (the shipped examples), and a second client, ca-server, with its own key.
 source "$(dirname "$0")/lib.sh"
 
 # Every program up runs by name (openssl from PATH, the signet programs from
@@ -41,28 +44,32 @@ so_pin=$(tr -d '\n' <"$DEVDIR/so.pin")
 [[ ${#user_pin} -ge 16 && ${#so_pin} -ge 16 ]] || fail "PIN files too short to search for"
 n_exec=$(tr '\0' '\n' <"$TRACE/exec.log" | grep -c '^argv$' || true)
 n_engine=$(tr '\0' '\n' <"$TRACE/exec.log" | grep -c 'pin-source=file:' || true)
-# signet-token init, keygen and pubkey for 8 keys, 2 signet-keygen, signetd,
-# 8 certificates and 3 openssl rand: 31 programs.
-((n_exec >= 31)) || fail "only $n_exec programs traced: the wrappers were not used"
-# 8 per attempt: dev_up tries again in a new directory when the port was taken.
-((n_engine >= 8 && n_engine % 8 == 0)) ||
-	fail "$n_engine openssl runs used pin-source, expected 8 (one per certificate) per attempt"
+# signet-token init, keygen and pubkey for 11 keys, 3 signet-keygen, signetd,
+# 11 certificates and 3 openssl rand: 41 programs.
+((n_exec >= 41)) || fail "only $n_exec programs traced: the wrappers were not used"
+# 11 per attempt: dev_up tries again in a new directory when the port was taken.
+((n_engine >= 11 && n_engine % 11 == 0)) ||
+	fail "$n_engine openssl runs used pin-source, expected 11 (one per certificate) per attempt"
 for pin in "$user_pin" "$so_pin"; do
 	if grep -aqF -- "$pin" "$TRACE/exec.log"; then
 		fail "a PIN is in the argv or environment of a program signet-dev up ran"
 	fi
 done
-pass "$n_exec programs run by up (8 signing with the CA keys): no PIN in any argv or environment"
+pass "$n_exec programs run by up (11 signing with the CA keys): no PIN in any argv or environment"
 
 # ---- files ----
 keys=(build-signing build-signing-p384 build-signing-rsa2048 build-signing-rsa3072 release-signing tsa)
-for f in root.pem intermediate.pem tsa-chain.pem "${keys[@]/%/.pem}"; do
-	[[ -s $CA/$f ]] || fail "$CA/$f missing"
+envs=(dev staging prod)
+for f in root.pem intermediate.pem tsa-chain.pem "${keys[@]/%/.pem}" "${envs[@]/#/int-}"; do
+	[[ -s $CA/${f%.pem}.pem ]] || fail "$CA/${f%.pem}.pem missing"
+done
+for f in profiles/intermediate-ca.yaml profiles/leaf-tls.yaml ca-client.conf ca-server.key; do
+	[[ -s $DEVDIR/$f ]] || fail "$DEVDIR/$f missing"
 done
 if grep -rlaE -- "-----BEGIN ([A-Z]+ )?PRIVATE KEY-----" "$DEVDIR" >"$WORK/privfiles"; then
 	fail "a private key outside the token: $(cat "$WORK/privfiles")"
 fi
-pass "root, intermediate, one chain file per key, the TSA chain; no private key outside the token"
+pass "root, intermediates, one chain file per key, the TSA chain, profiles, the CA client; no private key outside the token"
 
 # ncerts FILE: the number of certificates in FILE
 ncerts() { grep -c -- "-----BEGIN CERTIFICATE-----" "$1"; }
@@ -111,12 +118,39 @@ same_pub "$CA/intermediate.pem" "$DEVDIR/keys/dev-intermediate-ca.pub.pem" ||
 	fail "intermediate.pem is not the token's dev-intermediate-ca"
 pass "root (self-signed, CA, 10 years) and intermediate (CA, pathlen 0, 5 years), keys on the token"
 
-# ---- the leaves ----
 # A root with the same name and another key: nothing may verify with it.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout /dev/null \
 	-subj "/O=Signet Dev/CN=Signet Dev Root CA" -days 1 -out "$WORK/fake-root.pem" 2>/dev/null
 module=/usr/lib/softhsm/libsofthsm2.so
 serials=("$(field "$CA/root.pem" serial)" "$(field "$CA/intermediate.pem" serial)")
+
+# ---- one intermediate CA per environment (CA delegation) ----
+for env in "${envs[@]}"; do
+	f=$CA/int-$env.pem
+	[[ $(ncerts "$f") -eq 1 ]] || fail "int-$env.pem holds $(ncerts "$f") certificates"
+	subj=$(field "$f" subject)
+	[[ $subj == "O = Signet Dev, OU = $env, CN = Signet Dev $env Intermediate CA" ]] ||
+		fail "int-$env subject: $subj"
+	[[ $(field "$f" issuer) == "$root_subj" ]] || fail "int-$env: issuer $(field "$f" issuer)"
+	[[ $(ext "$f" basicConstraints | tr '\n' ' ') == "critical CA:TRUE, pathlen:0 " ]] ||
+		fail "int-$env: basicConstraints $(ext "$f" basicConstraints)"
+	[[ $(ext "$f" keyUsage | tr '\n' ' ') == "critical Certificate Sign, CRL Sign " ]] ||
+		fail "int-$env: keyUsage $(ext "$f" keyUsage)"
+	[[ $(days "$f") -eq 1826 ]] || fail "int-$env lifetime $(days "$f") days"
+	out=$(openssl verify -CAfile "$CA/root.pem" "$f" 2>&1) || fail "int-$env: openssl verify: $out"
+	if openssl verify -CAfile "$WORK/fake-root.pem" "$f" >/dev/null 2>&1; then
+		fail "int-$env verifies with a root of the same name and another key"
+	fi
+	openssl x509 -in "$f" -noout -text | grep -q "ASN1 OID: secp384r1" || fail "int-$env: not a P-384 key"
+	same_pub "$f" "$DEVDIR/keys/int-$env.pub.pem" || fail "int-$env.pem is not the token's int-$env"
+	"$BIN/signet-token" pubkey --module "$module" --token signet-dev --pin-file "$DEVDIR/user.pin" \
+		--label "int-$env" -o "$WORK/int-$env.token.pem"
+	same_pub "$f" "$WORK/int-$env.token.pem" || fail "int-$env: the certificate is for another key"
+	serials+=("$(field "$f" serial)")
+done
+pass "int-dev, int-staging, int-prod: P-384 keys on the token, issued by the root, CA pathlen 0, 5 years"
+
+# ---- the leaves ----
 subjects=()
 for key in "${keys[@]}"; do
 	f=$CA/$key.pem
@@ -175,7 +209,7 @@ done
 pass "${#keys[@]} leaves: verified to root.pem only, code signing / TSA profiles, 1 year, the token's keys"
 
 # ---- the daemon serves with the generated policy ----
-grep -q "6 of 6 keys usable" "$DEVDIR/signetd.log" || fail "signetd did not open the 6 policy keys"
+grep -q "10 of 10 keys usable" "$DEVDIR/signetd.log" || fail "signetd did not open the 10 policy keys"
 grep -q "certificate: ca/tsa.pem" "$DEVDIR/policy.yaml" || fail "policy: no certificate for tsa"
 grep -qx "    purposes: \[timestamp\]" "$DEVDIR/policy.yaml" || fail "policy: no timestamp key"
 grep -qx "    http: true" "$DEVDIR/policy.yaml" || fail "policy: no HTTP client"
@@ -186,3 +220,40 @@ openssl x509 -in "$CA/build-signing.pem" -noout -pubkey >"$WORK/cert.pub"
 out=$(openssl dgst -sha256 -verify "$WORK/cert.pub" -signature "$WORK/data.sig" "$WORK/data" 2>&1)
 [[ $out == "Verified OK" ]] || fail "signature by build-signing vs its certificate: $out"
 pass "signetd serves with certificates, the tsa key and the HTTP client; a signature verifies with the certificate"
+
+# ---- CA delegation: CA keys, profile rules, profiles, the CA client ----
+# The policy's CA keys: the root and the environments' intermediates, purpose
+# ca alone, each with its certificate file.
+for k in dev-root-ca int-dev int-staging int-prod; do
+	cert=ca/$k.pem
+	[[ $k == dev-root-ca ]] && cert=ca/root.pem
+	awk -v k="$k" '$0 == "  - name: " k { on = 1; next } /^  - name: / { on = 0 } on' \
+		"$DEVDIR/policy.yaml" >"$WORK/key.$k"
+	grep -qx "    purposes: \[ca\]" "$WORK/key.$k" || fail "policy: $k is not a key of purpose ca"
+	grep -qx "    certificate: $cert" "$WORK/key.$k" || fail "policy: $k has not the certificate $cert"
+	grep -qx "    algorithm: ec-p384" "$WORK/key.$k" || fail "policy: $k is not ec-p384"
+done
+grep -q "^    profiles: \[leaf-tls\]$" "$DEVDIR/policy.yaml" || fail "policy: no leaf-tls rule for ci"
+grep -q "^    profiles: \[intermediate-ca, leaf-tls\]$" "$DEVDIR/policy.yaml" ||
+	fail "policy: no profile rule for ca-server"
+# The profiles are the shipped examples (which the unit tests load and check),
+# comments aside; the URLs come only with the HTTP listener, which is off.
+for p in intermediate-ca leaf-tls; do
+	diff <(grep -v '^#' "$SG_SOURCE_DIR/policies/profiles/$p.yaml" | grep -v '^$') \
+		<(grep -v '^#' "$DEVDIR/profiles/$p.yaml" | grep -v '^$') >"$WORK/profile.diff" ||
+		fail "$p.yaml differs from policies/profiles/$p.yaml: $(cat "$WORK/profile.diff")"
+done
+# ca-server: its own CURVE key and client configuration; the daemon knows it
+# apart from ci (ping yes, keys.list and signing no).
+cmp -s "$DEVDIR/ca-server.key.pub" "$DEVDIR/ci.key.pub" && fail "ca-server and ci share a key"
+grep -qx "secret_key_file: ca-server.key" "$DEVDIR/ca-client.conf" || fail "ca-client.conf: not ca-server's key"
+[[ $(stat -c %a "$DEVDIR/ca-server.key") == 600 ]] || fail "ca-server.key is not 0600"
+SIGNET_CONFIG=$DEVDIR/ca-client.conf "$BIN/signet" ping >/dev/null || fail "ca-server cannot ping"
+rc=0
+SIGNET_CONFIG=$DEVDIR/ca-client.conf "$BIN/signet" keys >/dev/null 2>&1 || rc=$?
+[[ $rc -eq 1 ]] || fail "ca-server: keys.list gave $rc, expected 1 (denied)"
+rc=0
+SIGNET_CONFIG=$DEVDIR/ca-client.conf "$BIN/signet" sign "$WORK/data" --key build-signing \
+	-o "$WORK/ca.sig" >/dev/null 2>&1 || rc=$?
+[[ $rc -eq 1 ]] || fail "ca-server: signing gave $rc, expected 1 (denied)"
+pass "CA keys (root, int-dev, int-staging, int-prod) and profile rules in the policy, the example profiles, ca-server apart from ci"
