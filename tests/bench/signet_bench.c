@@ -12,6 +12,8 @@
  *          printed.
  *   hash   the signet CLI's streaming file hash against `openssl dgst` on
  *          the same file (hash_bench.c).
+ *   issue  cert.issue throughput and latency against raw PKCS#11 signing
+ *          with the issuing CA's key (issue_bench.c).
  *
  * Output: key=value lines on stdout, one per measurement; diagnostics on
  * stderr.  Nothing here asserts a timing: the figures are for people to read
@@ -34,6 +36,7 @@
 #include "signet.h"
 
 #include "hash_bench.h"
+#include "issue_bench.h"
 
 #include "sg_alg.h"
 #include "sg_err.h"
@@ -324,6 +327,7 @@ static int cmd_sign(int argc, char **argv);
 static const struct cmd cmds[] = {
     {"sign", cmd_sign, "sign.digest throughput and latency against raw PKCS#11 signing"},
     {"hash", cmd_hash, "the CLI's streaming file hash against openssl dgst (hash_bench.c)"},
+    {"issue", cmd_issue, "cert.issue throughput and latency against raw PKCS#11 signing"},
 };
 
 static const char sign_usage[] =
