@@ -14,6 +14,8 @@
  *          the same file (hash_bench.c).
  *   issue  cert.issue throughput and latency against raw PKCS#11 signing
  *          with the issuing CA's key (issue_bench.c).
+ *   crl    CRL generation time for growing numbers of revoked serials
+ *          against OpenSSL's CRL code (crl_bench.c).
  *
  * Output: key=value lines on stdout, one per measurement; diagnostics on
  * stderr.  Nothing here asserts a timing: the figures are for people to read
@@ -35,6 +37,7 @@
  */
 #include "signet.h"
 
+#include "crl_bench.h"
 #include "hash_bench.h"
 #include "issue_bench.h"
 
@@ -328,6 +331,7 @@ static const struct cmd cmds[] = {
     {"sign", cmd_sign, "sign.digest throughput and latency against raw PKCS#11 signing"},
     {"hash", cmd_hash, "the CLI's streaming file hash against openssl dgst (hash_bench.c)"},
     {"issue", cmd_issue, "cert.issue throughput and latency against raw PKCS#11 signing"},
+    {"crl", cmd_crl, "CRL generation time by revoked count against OpenSSL (crl_bench.c)"},
 };
 
 static const char sign_usage[] =
