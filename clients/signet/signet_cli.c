@@ -392,6 +392,9 @@ cli_help(FILE *f)
 	      "  verify FILE --sig SIG     verify a raw, CMS or time-stamp signature locally\n"
 	      "  timestamp FILE            have the appliance's TSA time-stamp a file (FILE.tsr)\n"
 	      "  bundle export DIR         write a verification bundle for offline verify\n"
+	      "  ca issue|revoke|status|crl|list\n"
+	      "                            CA delegation: certificates for CSRs under the\n"
+	      "                            appliance's profiles, revocation, CRLs\n"
 	      "  keys                      list the keys this client may use\n"
 	      "  pubkey --key NAME         print a key's public key (PEM)\n"
 	      "  ping                      check that the appliance answers\n"
@@ -466,6 +469,8 @@ main(int argc, char **argv)
 		return cli_cmd_timestamp(&cli, argc - 1, argv + 1);
 	if (strcmp(cmd, "bundle") == 0)
 		return cli_cmd_bundle(&cli, argc - 1, argv + 1);
+	if (strcmp(cmd, "ca") == 0)
+		return cli_cmd_ca(&cli, argc - 1, argv + 1);
 	cli.cmd = NULL;
 	return cli_usage(&cli, "unknown command '%s'", cmd);
 }

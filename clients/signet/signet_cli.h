@@ -131,5 +131,6 @@ int cli_cmd_pubkey(struct cli *cli, int argc, char **argv);
 int cli_cmd_ping(struct cli *cli, int argc, char **argv);
 int cli_cmd_timestamp(struct cli *cli, int argc, char **argv);
 int cli_cmd_bundle(struct cli *cli, int argc, char **argv);
+int cli_cmd_ca(struct cli *cli, int argc, char **argv); /* signet_ca.c */
 
 #endif /* SIGNET_CLI_H */
