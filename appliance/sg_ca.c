@@ -350,7 +350,7 @@ sg_ca_issue(struct sg_front *f, struct sg_pending *p, const struct sg_issue_req 
 		return;
 	p->rec.pad = sg_ca_pad(cak);
 	if ((r = sg_x509_csr_parse(q->csr, q->csr_len, &csr)) != 0) {
-		sg_front_fail(f, p, r, r == SG_ERR_CSR_SIGNATURE ? NULL : "not a PKCS#10 request");
+		sg_front_fail(f, p, r, r == SG_ERR_CSR_INVALID ? "not a PKCS#10 request" : NULL);
 		return;
 	}
 	for (i = 0; i < q->n_sans; i++)
@@ -742,16 +742,21 @@ sg_ca_on_signed(struct sg_front *f, struct sg_pending *p, const unsigned char *s
 
 /* The DER certificates of CA key name (its own first), for replies. */
 static void
-sg_ca_chain(const struct sg_front *f, const char *name, size_t *n, const unsigned char **der,
-            size_t *len)
+sg_ca_chain(const struct sg_front *f, const char *name, int with_root, size_t *n,
+            const unsigned char **der, size_t *len)
 {
 	const struct sg_key_entry *e = sg_keys_find(f->keys, name);
+	X509 *x;
 	size_t i;
 
 	*n = 0;
 	for (i = 0; e != NULL && i < e->n_der; i++) {
-		der[i] = e->der[i];
-		len[i] = e->der_len[i];
+		/* der[0] is e's certificate, der[i] the chain's (i - 1)th. */
+		x = i == 0 ? e->id.cert : sk_X509_value(e->id.chain, (int)i - 1);
+		if (!with_root && x != NULL && X509_check_issued(x, x) == X509_V_OK)
+			continue; /* a root: the relying party has its own */
+		der[*n] = e->der[i];
+		len[*n] = e->der_len[i];
 		(*n)++;
 	}
 }
@@ -829,7 +834,7 @@ sg_ca_encode_reply(struct sg_front *f, struct sg_pending *p)
 			ir.cert = job->der;
 			ir.cert_len = job->der_len;
 		}
-		sg_ca_chain(f, ir.ca, &ir.n_chain, ir.chain, ir.chain_len);
+		sg_ca_chain(f, ir.ca, 0, &ir.n_chain, ir.chain, ir.chain_len);
 		ir.record = rec->seq;
 		memcpy(ir.record_hash, rec->record_hash, sizeof(ir.record_hash));
 		return sg_wire_encode_issue_rep(&f->sb, rec->req_id, &ir);
@@ -888,7 +893,7 @@ sg_ca_encode_reply(struct sg_front *f, struct sg_pending *p)
 				continue;
 			snprintf(c->name, sizeof(c->name), "%s", e->name);
 			c->not_after = sg_ca_time(X509_get0_notAfter(e->id.cert));
-			sg_ca_chain(f, e->name, &c->n_certs, c->cert, c->cert_len);
+			sg_ca_chain(f, e->name, 1, &c->n_certs, c->cert, c->cert_len);
 			n++;
 		}
 		r = sg_wire_encode_cas_rep(&f->sb, rec->req_id, cas, n);
