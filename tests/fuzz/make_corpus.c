@@ -296,6 +296,95 @@ sg_wire_reqs_formats(msgpack_sbuffer *sb)
 	sg_put_sb("wire_req", "bad-ts-meta-unknown", sb);
 }
 
+/* Requests of the CA delegation ops (the CSR and OCSP bytes are opaque to the codec). */
+static void
+sg_wire_reqs_ca(msgpack_sbuffer *sb)
+{
+	static struct sg_req q;
+	unsigned char d[32];
+	msgpack_packer pk;
+
+	memset(&q, 0, sizeof(q));
+	q.id = 31;
+	q.op = SG_OP_CERT_ISSUE;
+	strcpy(q.u.issue.profile, "leaf-tls");
+	q.u.issue.csr_len = 600;
+	sg_fill(q.u.issue.csr, 600, 43);
+	sg_check(sg_wire_encode_req(sb, &q), "cert.issue");
+	sg_put_sb("wire_req", "issue", sb);
+	q.u.issue.ttl = 86400;
+	strcpy(q.u.issue.sans[0], "DNS:build.example.org");
+	strcpy(q.u.issue.sans[1], "IP:192.0.2.7");
+	strcpy(q.u.issue.sans[2], "URI:spiffe://example.org/ci");
+	q.u.issue.n_sans = 3;
+	q.u.issue.idem_len = 16;
+	sg_fill(q.u.issue.idem, 16, 45);
+	strcpy(q.u.issue.meta.job, "ci/certs/7");
+	sg_check(sg_wire_encode_req(sb, &q), "cert.issue");
+	sg_put_sb("wire_req", "issue-all-fields", sb);
+
+	memset(&q, 0, sizeof(q));
+	q.id = 32;
+	q.op = SG_OP_CERT_REVOKE;
+	q.u.serial.serial_len = SG_SERIAL_MAX;
+	sg_fill(q.u.serial.serial, SG_SERIAL_MAX, 47);
+	q.u.serial.reason = SG_REASON_KEY_COMPROMISE;
+	q.u.serial.idem_len = 8;
+	sg_fill(q.u.serial.idem, 8, 49);
+	sg_check(sg_wire_encode_req(sb, &q), "cert.revoke");
+	sg_put_sb("wire_req", "revoke-idem", sb);
+	q.op = SG_OP_CERT_STATUS;
+	q.u.serial.serial_len = 1;
+	q.u.serial.reason = SG_REASON_UNSPECIFIED;
+	q.u.serial.idem_len = 0;
+	sg_check(sg_wire_encode_req(sb, &q), "cert.status");
+	sg_put_sb("wire_req", "status", sb);
+
+	memset(&q, 0, sizeof(q));
+	q.id = 33;
+	q.op = SG_OP_CRL_GET;
+	strcpy(q.u.crl.ca, "issuing-ca");
+	sg_check(sg_wire_encode_req(sb, &q), "crl.get");
+	sg_put_sb("wire_req", "crl-get", sb);
+	q.op = SG_OP_CA_LIST;
+	sg_check(sg_wire_encode_req(sb, &q), "ca.list");
+	sg_put_sb("wire_req", "ca-list", sb);
+	memset(&q, 0, sizeof(q));
+	q.id = 34;
+	q.op = SG_OP_OCSP;
+	q.u.ocsp.len = 120;
+	sg_fill(q.u.ocsp.der, 120, 51);
+	sg_check(sg_wire_encode_req(sb, &q), "ocsp");
+	sg_put_sb("wire_req", "ocsp", sb);
+
+	sg_fill(d, sizeof(d), 53);
+	d[0] = 0;
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	sg_pack_req_head(&pk, 5, 35, "cert.revoke");
+	sg_pack_b(&pk, "serial", d, 4);
+	sg_pack_s(&pk, "reason");
+	sg_pack_s(&pk, "keyCompromise");
+	sg_put_sb("wire_req", "bad-serial-leading-zero", sb);
+
+	msgpack_sbuffer_clear(sb);
+	sg_pack_req_head(&pk, 5, 36, "cert.status");
+	sg_pack_b(&pk, "serial", d + 1, 4);
+	sg_pack_b(&pk, "idem", d, 8);
+	sg_put_sb("wire_req", "bad-status-idem", sb);
+
+	msgpack_sbuffer_clear(sb);
+	sg_pack_req_head(&pk, 6, 37, "cert.issue");
+	sg_pack_s(&pk, "profile");
+	sg_pack_s(&pk, "leaf-tls");
+	sg_pack_b(&pk, "csr", d, 32);
+	sg_pack_s(&pk, "sans");
+	msgpack_pack_array(&pk, 2);
+	sg_pack_s(&pk, "DNS:a.example");
+	sg_pack_s(&pk, "email:a@example.org");
+	sg_put_sb("wire_req", "bad-issue-san-prefix", sb);
+}
+
 static void
 sg_wire_reqs(msgpack_sbuffer *sb)
 {
@@ -448,6 +537,7 @@ sg_wire_reqs(msgpack_sbuffer *sb)
 	sg_put("wire_req", "bad-nul-in-key", "\x81\xa2v\x00\x01", 5);
 
 	sg_wire_reqs_formats(sb);
+	sg_wire_reqs_ca(sb);
 }
 
 /* Starts a success reply map of n fields: v, id, ok and n - 3 more. */
