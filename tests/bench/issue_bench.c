@@ -11,11 +11,11 @@
  * checks of it, the certificate row and its audit record.  A reply counts
  * when it completes inside the window (after the warm-up); an error or a
  * replayed answer (a stored certificate, not a new one) never counts as
- * throughput.  Each thread checks its first replies and then one in
- * CHECK_EVERY: the DER parses, its serial number and public key are the
- * reply's and the CSR's, and its signature verifies with the CA
- * certificate that ca.list gave; a reply that fails is bad_certificate and
- * fails the run.
+ * throughput.  Each thread checks its first IB_CHECK_FIRST certificates and
+ * then one in IB_CHECK_EVERY: the DER parses, its serial number and public
+ * key are the reply's and the CSR's, it is issued by the CA certificate that
+ * ca.list gave and its signature verifies with that CA's key; one that fails
+ * is counted as bad_signature or malformed and fails the run.
  *
  * Baseline phase, after the load with the daemon idle (bench_p11.c): T
  * threads sign with the issuing CA's key itself (its token label is the
