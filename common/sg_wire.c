@@ -1453,7 +1453,7 @@ sg_wire_encode_crl_rep(msgpack_sbuffer *sb, uint64_t id, const struct sg_crl_rep
 
 	msgpack_sbuffer_clear(sb);
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	if (!sg_name_ok(rep->ca) || rep->data == NULL || rep->len == 0 || rep->len > SG_BLOB_MAX ||
+	if (!sg_name_ok(rep->ca) || rep->data == NULL || rep->len == 0 || rep->len > SG_CRL_MAX ||
 	    rep->next_update < rep->this_update)
 		return SG_ERR_INVALID_ARG;
 	if (sg_pack_rep_head(&pk, id, 1, 5) || sg_pack_str(&pk, "ca") ||
@@ -1880,7 +1880,7 @@ sg_decode_crl_rep(struct sg_map *m, struct sg_crl_rep *c, char *why)
 		sg_whyf(why, SG_WHY_MAX, "field '%s' is before this_update", "next_update");
 		return SG_ERR_BAD_VALUE;
 	}
-	return sg_field_blob(m, "crl", SG_BLOB_MAX, &c->data, &c->len);
+	return sg_field_blob(m, "crl", SG_CRL_MAX, &c->data, &c->len);
 }
 
 /* profiles: 0..SG_CA_PROFILES_MAX names. */

@@ -41,6 +41,9 @@
 #define SG_WHY_MAX 160
 #define SG_TSQ_MAX 16384       /* a DER TimeStampReq in a timestamp request */
 #define SG_BLOB_MAX (1u << 20) /* a CMS or TimeStampResp in a reply */
+/* A CRL in a crl.get reply: about 46 bytes per revoked serial, so 32 MiB holds
+ * some 700,000 (the CRL builder takes up to 1,000,000 entries). */
+#define SG_CRL_MAX (32u << 20)
 #define SG_CERTS_MAX 8         /* certificates per key in keys.list (leaf + chain) */
 #define SG_CERT_MAX 16384      /* one DER certificate */
 #define SG_CSR_MAX (16 * 1024) /* a CSR (PEM or DER) in cert.issue */

@@ -49,8 +49,8 @@
 #define SIGNET_DEFAULT_RETRIES 3u
 #define SIGNET_DEFAULT_BACKOFF_MS 200u
 #define SIGNET_DEFAULT_BACKOFF_MAX_MS 3000u
-/* keys.list may list up to SG_MAX_KEYS keys of up to SG_PUB_MAX bytes each. */
-#define SIGNET_DEFAULT_MAX_MSG (2u * 1024 * 1024)
+/* The largest reply: a crl.get of up to SG_CRL_MAX bytes (keys.list needs about 1.1 MiB at most). */
+#define SIGNET_DEFAULT_MAX_MSG (SG_CRL_MAX + 64u * 1024)
 #define SIGNET_DEFAULT_MAX_INFLIGHT 64u
 #define SIGNET_MAX_INFLIGHT 4096u
 #define SIGNET_IDEM_LEN 16

@@ -2199,10 +2199,19 @@ v_crl_big(void)
 	pbin(big, sizeof(big));
 }
 
+/* A CRL reply may be larger than other blobs: up to SG_CRL_MAX. */
+static void
+v_crlrep_big(void)
+{
+	static unsigned char big[SG_CRL_MAX + 1];
+
+	pbin(big, sizeof(big));
+}
+
 static void
 v_crl_max(void)
 {
-	static unsigned char big[SG_BLOB_MAX];
+	static unsigned char big[SG_CRL_MAX];
 
 	pbin(big, sizeof(big));
 }
@@ -2233,7 +2242,7 @@ test_crl_reply(void **state)
 	    {NULL, "next_update", v_t500, 0, SG_ERR_BAD_VALUE},
 	    {NULL, "crl", v_str, 0, SG_ERR_BAD_TYPE},
 	    {NULL, "crl", v_empty_bin, 0, SG_ERR_BAD_VALUE},
-	    {NULL, "crl", v_crl_big, 0, SG_ERR_BAD_VALUE},
+	    {NULL, "crl", v_crlrep_big, 0, SG_ERR_BAD_VALUE},
 	    {NULL, NULL, NULL, 1, SG_ERR_UNKNOWN_FIELD},
 	};
 	struct sg_crl_rep c;
@@ -2265,7 +2274,7 @@ test_crl_reply(void **state)
 	c.next_update = c.this_update;
 	c.len = 0;
 	assert_int_equal(sg_wire_encode_crl_rep(&sb, 80, &c), SG_ERR_INVALID_ARG);
-	c.len = SG_BLOB_MAX + 1;
+	c.len = SG_CRL_MAX + 1;
 	assert_int_equal(sg_wire_encode_crl_rep(&sb, 80, &c), SG_ERR_INVALID_ARG);
 	c.len = sizeof(der);
 	c.data = NULL;
@@ -2276,7 +2285,7 @@ test_crl_reply(void **state)
 
 	rep_raw(crl_fields, N_CRL, NULL, "crl", v_crl_max, 0);
 	assert_int_equal(rep_decode(SG_OP_CRL_GET, &rep, why), 0);
-	assert_int_equal(rep.u.crl.len, SG_BLOB_MAX);
+	assert_int_equal(rep.u.crl.len, SG_CRL_MAX);
 	sg_rep_clear(&rep);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rep_raw(crl_fields, N_CRL, bad[i].skip, bad[i].alt, bad[i].alt_fn, bad[i].unknown);
