@@ -140,8 +140,10 @@ out:
 struct bp_shared {
 	struct bench_p11 *p;
 	const struct bench_p11_run *o;
-	unsigned char prefix[BP_INPUT_MAX]; /* RSA: the DigestInfo before the digest */
+	unsigned char prefix[BP_INPUT_MAX]; /* RSA PKCS#1: the DigestInfo before the digest */
 	size_t prefix_len;
+	CK_MECHANISM_TYPE mech;
+	CK_RSA_PKCS_PSS_PARAMS pss; /* when mech is CKM_RSA_PKCS_PSS */
 	atomic_uint ready;
 	atomic_int go;
 	uint64_t t_start, t_end;
@@ -207,6 +209,34 @@ out:
 	return r;
 }
 
+/* The PSS parameters the appliance uses: MGF1 with hash, salt = hash length. */
+static int
+bp_pss_params(enum sg_hash hash, CK_RSA_PKCS_PSS_PARAMS *pp)
+{
+	int r = 0;
+
+	switch (hash) {
+	case SG_HASH_SHA256:
+		pp->hashAlg = CKM_SHA256;
+		pp->mgf = CKG_MGF1_SHA256;
+		break;
+	case SG_HASH_SHA384:
+		pp->hashAlg = CKM_SHA384;
+		pp->mgf = CKG_MGF1_SHA384;
+		break;
+	case SG_HASH_SHA512:
+		pp->hashAlg = CKM_SHA512;
+		pp->mgf = CKG_MGF1_SHA512;
+		break;
+	case SG_HASH_NONE:
+	default:
+		r = SG_ERR_UNKNOWN_HASH;
+		break;
+	}
+	pp->sLen = (CK_ULONG)sg_hash_len(hash);
+	return r;
+}
+
 /* The one token object of class cls labelled label: 0, SG_ERR_NOT_FOUND or SG_ERR_HSM. */
 static int
 bp_find(struct bench_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const char *label,
@@ -249,9 +279,13 @@ bp_op(struct bp_shared *sh, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJEC
 	unsigned char data[BP_INPUT_MAX], sig[BP_SIG_BUF];
 	size_t dlen = sg_hash_len(sh->o->hash);
 	CK_ULONG sig_len = sizeof(sig), data_len = (CK_ULONG)(sh->prefix_len + dlen);
-	CK_MECHANISM m = {sg_keyalg_is_rsa(sh->o->alg) ? CKM_RSA_PKCS : CKM_ECDSA, NULL, 0};
+	CK_MECHANISM m = {sh->mech, NULL, 0};
 	CK_RV rv;
 
+	if (sh->mech == CKM_RSA_PKCS_PSS) {
+		m.pParameter = &sh->pss;
+		m.ulParameterLen = sizeof(sh->pss);
+	}
 	memcpy(data, sh->prefix, sh->prefix_len);
 	bench_rng_fill(rng, data + sh->prefix_len, dlen);
 	if ((rv = f->C_SignInit(s, &m, priv)) != CKR_OK ||
@@ -350,9 +384,16 @@ bench_p11_run(struct bench_p11 *p, const struct bench_p11_run *o, struct bench_p
 	sh->o = o;
 	atomic_init(&sh->ready, 0);
 	atomic_init(&sh->go, 0);
-	if (sg_keyalg_is_rsa(o->alg) &&
-	    (r = bp_digestinfo_prefix(o->hash, sh->prefix, &sh->prefix_len)) != 0)
-		goto out;
+	sh->mech = CKM_ECDSA;
+	if (sg_keyalg_is_rsa(o->alg) && o->pad == SG_PAD_PSS) {
+		sh->mech = CKM_RSA_PKCS_PSS;
+		if ((r = bp_pss_params(o->hash, &sh->pss)) != 0)
+			goto out;
+	} else if (sg_keyalg_is_rsa(o->alg)) {
+		sh->mech = CKM_RSA_PKCS;
+		if ((r = bp_digestinfo_prefix(o->hash, sh->prefix, &sh->prefix_len)) != 0)
+			goto out;
+	}
 	r = SG_ERR_NOMEM;
 	for (i = 0; i < o->threads; i++) {
 		th[i].s = sh;

@@ -1,13 +1,15 @@
 /*
  * bench_p11: the raw PKCS#11 signing baseline of signet-bench's newer modes
- * (issue_bench.c): dlopen of the module, C_GetFunctionList, one session per
+ * (sign in signet_bench.c, issue_bench.c): dlopen of the module, C_GetFunctionList, one session per
  * thread, C_SignInit + C_Sign [+ C_VerifyInit + C_Verify] over random
  * digests with one token key, for a warm-up and a measured window.  This is
  * what the HSM itself can do with the key, with no appliance in the way.
  *
  * Mechanisms as the appliance signs with the key: CKM_ECDSA over the digest
  * for EC keys; CKM_RSA_PKCS over a DigestInfo for RSA keys (the appliance
- * signs certificates, CRLs and OCSP answers with PKCS#1 v1.5).
+ * signs certificates, CRLs and OCSP answers with PKCS#1 v1.5), or
+ * CKM_RSA_PKCS_PSS over the digest (MGF1 with the hash, salt = hash length)
+ * when the run asks for PSS, as sign.digest does with pad=pss.
  *
  * Secrets: the user PIN is read from a 0600 file (sg_secret_read_file),
  * used for C_Login and wiped at once; never from argv or the environment.
@@ -39,7 +41,8 @@ void bench_p11_free(struct bench_p11 *p);
 struct bench_p11_run {
 	const char *key;    /* CKA_LABEL of the private (and public) key */
 	enum sg_keyalg alg; /* what the key must be (checked against CKA_KEY_TYPE) */
-	enum sg_hash hash;  /* digest length; RSA: the DigestInfo's hash */
+	enum sg_hash hash;  /* digest length; RSA: the DigestInfo's or PSS's hash */
+	enum sg_pad pad;    /* RSA: SG_PAD_PSS for PSS, else PKCS#1 v1.5; EC: ignored */
 	int verify;         /* also C_Verify every signature */
 	unsigned threads;   /* 1..256 */
 	double warmup;      /* seconds, not counted */

@@ -1,8 +1,8 @@
 /*
- * bench_util: what the newer modes of signet-bench share (issue_bench.c,
- * crl_bench.c, bench_p11.c): a fixed-size latency histogram, clocks, CPU
- * time, a cheap random source for test inputs, and strict parsing of
- * numeric options.
+ * bench_util: what the modes of signet-bench share (signet_bench.c,
+ * issue_bench.c, crl_bench.c, bench_p11.c, bench_load.c): a fixed-size
+ * latency histogram, clocks, CPU time, a cheap random source for test
+ * inputs, and strict parsing of numeric options.
  *
  * It measures and formats; it never decides whether a figure is good
  * enough (benchmarks assert no timings, docs/benchmarks.md) and it never
@@ -21,7 +21,7 @@
  * Log-linear buckets of nanoseconds: exact below 128 ns, then 64 buckets
  * per power of two (relative error under 1 %), up to 2^41 ns (about 36
  * min).  Fixed size: recording allocates nothing and threads merge by
- * adding.  The same layout as the sign mode's histogram (signet_bench.c).
+ * adding.
  */
 #define BENCH_HIST_SUB 128
 #define BENCH_HIST_HALF 64

@@ -33,6 +33,7 @@
  */
 #include "issue_bench.h"
 
+#include "bench_load.h"
 #include "bench_p11.h"
 #include "bench_util.h"
 #include "signet.h"
@@ -43,9 +44,7 @@
 
 #include <getopt.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +67,6 @@
 #define IB_DEFAULT_THREADS 2 /* signetd's default workers */
 #define IB_DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define IB_MAX_TTL (366ul * 86400)
-#define IB_ERR_SLOTS 128  /* error counters indexed by -SG_ERR_* (slot 0: unknown codes) */
 #define IB_CHECK_FIRST 4  /* replies checked at the start of each client thread */
 #define IB_CHECK_EVERY 64 /* then one in this many (a P-384 verify costs about 1 ms here) */
 
@@ -494,48 +492,24 @@ ib_cert_hash(const X509 *cert)
 	}
 }
 
-/* ---- load phase ---- */
+/* ---- load phase: cert.issue through bench_load ---- */
 
-struct ib_load {
-	const struct ib_opts *o;
-	const struct ib_target *t;
-	atomic_uint ready;
-	atomic_int go;
-	uint64_t t_start, t_end;
-};
-
-struct ib_inflight {
-	uint64_t id; /* 0: free */
-	uint64_t t_send;
-};
-
-struct ib_thr {
-	pthread_t tid;
-	struct ib_load *ld;
-	unsigned idx;
-	int started;
-	struct ib_inflight *fl;
-	struct bench_hist *lat;
-	struct sg_req *req;
-	uint64_t ok;
-	uint64_t err[IB_ERR_SLOTS];
-	uint64_t err_outside;
-	uint64_t replayed;
+/* What one client thread keeps; only that thread touches it. */
+struct ib_client {
+	_Alignas(64) int filled; /* the thread's request holds the CSR */
+	uint64_t fresh;          /* new certificates, in the window or not */
+	uint64_t replayed;       /* in the window */
 	uint64_t bad;
 	uint64_t checked;
 	uint64_t cert_bytes; /* of the last certificate checked */
 	enum sg_hash hash;   /* of the first certificate checked */
-	int failed;
-	char why[SIGNET_ERRMSG_MAX + 64];
 };
 
-static void
-ib_count_err(uint64_t *slots, int err)
-{
-	int i = -err;
-
-	slots[i > 0 && i < IB_ERR_SLOTS ? i : 0]++;
-}
+struct ib_load {
+	const struct ib_opts *o;
+	const struct ib_target *t;
+	struct ib_client *cl; /* o->clients entries */
+};
 
 /* 1 if the ASN.1 INTEGER a is the positive number of magnitude p[0..len). */
 static int
@@ -558,9 +532,8 @@ ib_serial_is(const ASN1_INTEGER *a, const unsigned char *p, size_t len)
  * SG_ERR_BAD_SIGNATURE / SG_ERR_MALFORMED.
  */
 static int
-ib_check(struct ib_thr *th, const struct sg_issue_rep *rep)
+ib_check(const struct ib_target *t, struct ib_client *th, const struct sg_issue_rep *rep)
 {
-	const struct ib_target *t = th->ld->t;
 	const unsigned char *p = rep->cert;
 	X509 *x = NULL;
 	int r = SG_ERR_MALFORMED;
@@ -587,241 +560,111 @@ out:
 	return r;
 }
 
-static void *
-ib_client_main(void *arg)
+/*
+ * The request every thread sends, filled once per thread (libsignet writes
+ * id and idempotency key into it); a new idempotency key each time makes a
+ * new certificate, not a replay.
+ */
+static int
+ib_prepare(void *arg, unsigned client, struct sg_req *req, unsigned char *slot)
 {
-	struct ib_thr *th = arg;
-	struct ib_load *ld = th->ld;
-	const struct ib_opts *o = ld->o;
-	struct signet_client *c = NULL;
-	struct signet_opts so;
-	struct sg_rep rep;
-	struct ib_inflight *f;
-	uint64_t now, fresh = 0;
-	unsigned i, pending = 0;
-	int err = 0, r, in_window;
+	struct ib_load *ld = arg;
+	struct ib_client *c = &ld->cl[client];
 
-	memset(&rep, 0, sizeof(rep));
-	signet_opts_default(&so);
-	so.max_inflight = o->depth;
-	c = signet_client_open(o->config, &so, &err, th->why, sizeof(th->why));
-	atomic_fetch_add(&ld->ready, 1);
-	if (c == NULL) {
-		th->failed = 1;
-		goto out;
+	(void)slot;
+	if (!c->filled) {
+		memset(req, 0, sizeof(*req));
+		req->op = SG_OP_CERT_ISSUE;
+		snprintf(req->u.issue.profile, sizeof(req->u.issue.profile), "%s", ld->o->profile);
+		memcpy(req->u.issue.csr, ld->t->csr, ld->t->csr_len);
+		req->u.issue.csr_len = ld->t->csr_len;
+		req->u.issue.ttl = ld->o->ttl;
+		c->filled = 1;
 	}
-	while (!atomic_load(&ld->go))
-		usleep(200);
-	for (;;) {
-		now = bench_now_ns();
-		while (now < ld->t_end && pending < o->depth) {
-			for (i = 0, f = NULL; i < o->depth && f == NULL; i++) {
-				if (th->fl[i].id == 0)
-					f = &th->fl[i];
-			}
-			/* A new idempotency key each time: a new certificate, not a replay. */
-			th->req->u.issue.idem_len = 0;
-			if (f == NULL || signet_client_send(c, th->req, &f->id) != 0) {
-				snprintf(th->why, sizeof(th->why), "signet_client_send: %s",
-				         f == NULL ? "no free slot" : signet_client_errmsg(c));
-				th->failed = 1;
-				goto out;
-			}
-			f->t_send = bench_now_ns();
-			pending++;
-		}
-		if (pending == 0)
-			break;
-		if ((r = signet_client_recv(c, -1, &rep)) != 0) {
-			snprintf(th->why, sizeof(th->why), "signet_client_recv: %s",
-			         sg_strerror(r));
-			th->failed = 1;
-			goto out;
-		}
-		now = bench_now_ns();
-		for (i = 0, f = NULL; i < o->depth && f == NULL; i++) {
-			if (th->fl[i].id == rep.id)
-				f = &th->fl[i];
-		}
-		if (f == NULL) {
-			snprintf(th->why, sizeof(th->why), "a reply to request %llu, never sent",
-			         (unsigned long long)rep.id);
-			sg_rep_clear(&rep);
-			th->failed = 1;
-			goto out;
-		}
-		in_window = now >= ld->t_start && now < ld->t_end;
-		if (rep.ok &&
-		    (rep.op != SG_OP_CERT_ISSUE || strcmp(rep.u.issue.profile, o->profile) != 0)) {
-			rep.ok = 0;
-			rep.err = SG_ERR_MALFORMED;
-		}
-		if (rep.ok && rep.u.issue.replayed) {
-			if (in_window)
-				th->replayed++;
-		} else if (rep.ok) {
-			fresh++;
-			if ((fresh <= IB_CHECK_FIRST || fresh % IB_CHECK_EVERY == 0) &&
-			    (r = ib_check(th, &rep.u.issue)) != 0) {
-				th->bad++;
-				rep.ok = 0;
-				rep.err = r;
-			}
-			if (rep.ok && in_window) {
-				th->ok++;
-				bench_hist_add(th->lat, now - f->t_send);
-			}
-		}
-		if (!rep.ok && in_window)
-			ib_count_err(th->err, rep.err);
-		else if (!rep.ok)
-			th->err_outside++;
-		sg_rep_clear(&rep);
-		f->id = 0;
-		pending--;
+	req->u.issue.idem_len = 0;
+	return 0;
+}
+
+/* A replay is neither throughput nor an error; new certificates are checked now and then. */
+static enum bench_verdict
+ib_judge(void *arg, unsigned client, struct sg_rep *rep, const unsigned char *slot, int in_window)
+{
+	struct ib_load *ld = arg;
+	struct ib_client *c = &ld->cl[client];
+	int r;
+
+	(void)slot;
+	if (rep->ok &&
+	    (rep->op != SG_OP_CERT_ISSUE || strcmp(rep->u.issue.profile, ld->o->profile) != 0)) {
+		rep->ok = 0;
+		rep->err = SG_ERR_MALFORMED;
 	}
-out:
-	signet_client_free(c);
-	return NULL;
+	if (!rep->ok)
+		return BENCH_REPLY_ERR;
+	if (rep->u.issue.replayed) {
+		if (in_window)
+			c->replayed++;
+		return BENCH_REPLY_OTHER;
+	}
+	c->fresh++;
+	if ((c->fresh <= IB_CHECK_FIRST || c->fresh % IB_CHECK_EVERY == 0) &&
+	    (r = ib_check(ld->t, c, &rep->u.issue)) != 0) {
+		c->bad++;
+		rep->ok = 0;
+		rep->err = r;
+		return BENCH_REPLY_ERR;
+	}
+	return BENCH_REPLY_OK;
 }
 
 struct ib_result {
-	uint64_t certificates;
-	uint64_t errors;
-	uint64_t err[IB_ERR_SLOTS];
-	uint64_t err_outside;
+	struct bench_load_result b; /* b.ok: new certificates in the window */
 	uint64_t replayed;
 	uint64_t bad;
 	uint64_t checked;
 	uint64_t cert_bytes;
 	enum sg_hash hash;
-	double window_s;
-	double bench_cpu_s;
-	double daemon_cpu_s; /* < 0 when unknown */
-	struct bench_hist lat;
-	unsigned failed;
 };
 
-/* Fills the request every thread sends (a copy each: libsignet writes id and idem). */
-static void
-ib_fill_req(const struct ib_opts *o, const struct ib_target *t, struct sg_req *req)
-{
-	memset(req, 0, sizeof(*req));
-	req->op = SG_OP_CERT_ISSUE;
-	snprintf(req->u.issue.profile, sizeof(req->u.issue.profile), "%s", o->profile);
-	memcpy(req->u.issue.csr, t->csr, t->csr_len);
-	req->u.issue.csr_len = t->csr_len;
-	req->u.issue.ttl = o->ttl;
-}
-
-/* The load phase; 0 or SG_ERR_NOMEM / SG_ERR_INTERNAL (threads failed: res->failed). */
+/* The load phase; 0 or a bench_load_run error (clients that failed: res->b.failed). */
 static int
 ib_load_run(const struct ib_opts *o, const struct ib_target *t, struct ib_result *res)
 {
-	struct ib_thr *th = NULL;
+	struct bench_load_spec spec;
 	struct ib_load ld;
-	double cpu0, dcpu0 = -1, dcpu1 = -1;
-	unsigned i, k, started = 0;
+	unsigned i;
 	int r = SG_ERR_NOMEM;
 
 	memset(res, 0, sizeof(*res));
-	res->daemon_cpu_s = -1.0;
-	memset(&ld, 0, sizeof(ld));
+	res->b.daemon_cpu_s = -1.0;
 	ld.o = o;
 	ld.t = t;
-	atomic_init(&ld.ready, 0);
-	atomic_init(&ld.go, 0);
-	if ((th = calloc(o->clients, sizeof(*th))) == NULL)
+	if ((ld.cl = aligned_alloc(64, sizeof(*ld.cl) * o->clients)) == NULL)
 		goto out;
+	memset(ld.cl, 0, sizeof(*ld.cl) * o->clients);
+	memset(&spec, 0, sizeof(spec));
+	spec.config = o->config;
+	spec.clients = o->clients;
+	spec.depth = o->depth;
+	spec.warmup = o->warmup;
+	spec.seconds = o->seconds;
+	spec.daemon_pid = o->daemon_pid;
+	spec.arg = &ld;
+	spec.prepare = ib_prepare;
+	spec.judge = ib_judge;
+	r = bench_load_run(&spec, &res->b);
 	for (i = 0; i < o->clients; i++) {
-		th[i].ld = &ld;
-		th[i].idx = i;
-		if ((th[i].fl = calloc(o->depth, sizeof(*th[i].fl))) == NULL ||
-		    (th[i].lat = calloc(1, sizeof(*th[i].lat))) == NULL ||
-		    (th[i].req = malloc(sizeof(*th[i].req))) == NULL)
-			goto out;
-		ib_fill_req(o, t, th[i].req);
-	}
-	for (i = 0; i < o->clients; i++) {
-		if (pthread_create(&th[i].tid, NULL, ib_client_main, &th[i]) != 0) {
-			r = SG_ERR_INTERNAL;
-			break;
-		}
-		th[i].started = 1;
-		started++;
-	}
-	while (atomic_load(&ld.ready) < started)
-		usleep(1000);
-	ld.t_start = bench_now_ns() + (uint64_t)(o->warmup * 1e9);
-	ld.t_end = ld.t_start + (uint64_t)(o->seconds * 1e9);
-	if (started < o->clients)
-		ld.t_start = ld.t_end = bench_now_ns(); /* the started ones run an empty window */
-	atomic_store(&ld.go, 1);
-	bench_sleep_until(ld.t_start);
-	cpu0 = bench_self_cpu_s();
-	if (o->daemon_pid > 0)
-		dcpu0 = bench_pid_cpu_s(o->daemon_pid);
-	bench_sleep_until(ld.t_end);
-	res->bench_cpu_s = bench_self_cpu_s() - cpu0;
-	if (o->daemon_pid > 0)
-		dcpu1 = bench_pid_cpu_s(o->daemon_pid);
-	if (dcpu0 >= 0 && dcpu1 >= 0)
-		res->daemon_cpu_s = dcpu1 - dcpu0;
-	res->window_s = (double)(ld.t_end - ld.t_start) / 1e9;
-	if (started == o->clients)
-		r = 0;
-out:
-	for (i = 0; th != NULL && i < o->clients; i++) {
-		if (!th[i].started)
-			continue;
-		pthread_join(th[i].tid, NULL);
-		if (th[i].failed) {
-			res->failed++;
-			fprintf(stderr, IB_PROG ": client %u: %s\n", i, th[i].why);
-		}
-		res->certificates += th[i].ok;
-		for (k = 0; k < IB_ERR_SLOTS; k++) {
-			res->err[k] += th[i].err[k];
-			res->errors += th[i].err[k];
-		}
-		res->err_outside += th[i].err_outside;
-		res->replayed += th[i].replayed;
-		res->bad += th[i].bad;
-		res->checked += th[i].checked;
-		if (th[i].cert_bytes > 0)
-			res->cert_bytes = th[i].cert_bytes;
+		res->replayed += ld.cl[i].replayed;
+		res->bad += ld.cl[i].bad;
+		res->checked += ld.cl[i].checked;
+		if (ld.cl[i].cert_bytes > 0)
+			res->cert_bytes = ld.cl[i].cert_bytes;
 		if (res->hash == SG_HASH_NONE)
-			res->hash = th[i].hash;
-		bench_hist_merge(&res->lat, th[i].lat);
+			res->hash = ld.cl[i].hash;
 	}
-	for (i = 0; th != NULL && i < o->clients; i++) {
-		free(th[i].fl);
-		free(th[i].lat);
-		free(th[i].req);
-	}
-	free(th);
+out:
+	free(ld.cl);
 	return r;
-}
-
-/* "busy:3,timeout:1" or "none" into buf. */
-static void
-ib_format_errors(const uint64_t *err, char *buf, size_t len)
-{
-	size_t used = 0;
-	int k, w;
-
-	buf[0] = '\0';
-	for (k = 0; k < IB_ERR_SLOTS; k++) {
-		if (err[k] == 0)
-			continue;
-		w = snprintf(buf + used, len - used, "%s%s:%llu", used > 0 ? "," : "",
-		             k == 0 ? "unknown" : sg_err_name(-k), (unsigned long long)err[k]);
-		if (w < 0 || (size_t)w >= len - used)
-			break;
-		used += (size_t)w;
-	}
-	if (used == 0)
-		snprintf(buf, len, "none");
 }
 
 int
@@ -857,33 +700,33 @@ cmd_issue(int argc, char **argv)
 		fprintf(stderr, IB_PROG ": load phase: %s\n", sg_strerror(r));
 		goto out;
 	}
-	tput = lr->window_s > 0 ? (double)lr->certificates / lr->window_s : 0.0;
-	ib_format_errors(lr->err, errs, sizeof(errs));
+	tput = lr->b.window_s > 0 ? (double)lr->b.ok / lr->b.window_s : 0.0;
+	bench_format_errors(lr->b.err, errs, sizeof(errs));
 	dcpu[0] = '\0';
-	if (lr->daemon_cpu_s >= 0 && lr->certificates > 0)
+	if (lr->b.daemon_cpu_s >= 0 && lr->b.ok > 0)
 		snprintf(dcpu, sizeof(dcpu), " daemon_cpu_s=%.2f daemon_cpu_us_per_cert=%.0f",
-		         lr->daemon_cpu_s, lr->daemon_cpu_s * 1e6 / (double)lr->certificates);
+		         lr->b.daemon_cpu_s, lr->b.daemon_cpu_s * 1e6 / (double)lr->b.ok);
 	printf("mode=issue profile=%s ca=%s ca_alg=%s hash=%s clients=%u depth=%u seconds=%.2f "
 	       "certificates=%llu errors=%llu errors_by_code=%s replayed=%llu checked=%llu "
 	       "throughput_per_s=%.1f p50_us=%.1f p99_us=%.1f p999_us=%.1f cert_bytes=%llu "
 	       "bench_cpu_s=%.2f%s\n",
 	       o.profile, t->ca, sg_keyalg_name(t->ca_alg),
 	       lr->hash != SG_HASH_NONE ? sg_hash_name(lr->hash) : "unknown", o.clients, o.depth,
-	       lr->window_s, (unsigned long long)lr->certificates, (unsigned long long)lr->errors,
-	       errs, (unsigned long long)lr->replayed, (unsigned long long)lr->checked, tput,
-	       bench_hist_quantile_us(&lr->lat, 0.50), bench_hist_quantile_us(&lr->lat, 0.99),
-	       bench_hist_quantile_us(&lr->lat, 0.999), (unsigned long long)lr->cert_bytes,
-	       lr->bench_cpu_s, dcpu);
+	       lr->b.window_s, (unsigned long long)lr->b.ok, (unsigned long long)lr->b.errors, errs,
+	       (unsigned long long)lr->replayed, (unsigned long long)lr->checked, tput,
+	       bench_hist_quantile_us(&lr->b.lat, 0.50), bench_hist_quantile_us(&lr->b.lat, 0.99),
+	       bench_hist_quantile_us(&lr->b.lat, 0.999), (unsigned long long)lr->cert_bytes,
+	       lr->b.bench_cpu_s, dcpu);
 	fflush(stdout);
-	if (lr->err_outside > 0)
+	if (lr->b.err_outside > 0)
 		fprintf(stderr, IB_PROG ": %llu errors outside the window (warm-up, drain)\n",
-		        (unsigned long long)lr->err_outside);
-	if (lr->failed > 0 || lr->bad > 0 || lr->certificates == 0 || lr->hash == SG_HASH_NONE) {
+		        (unsigned long long)lr->b.err_outside);
+	if (lr->b.failed > 0 || lr->bad > 0 || lr->b.ok == 0 || lr->hash == SG_HASH_NONE) {
 		fprintf(stderr,
 		        IB_PROG ": load phase failed: %u client(s) failed, %llu bad "
 		                "certificate(s) of %llu checked, %llu certificate(s) counted\n",
-		        lr->failed, (unsigned long long)lr->bad, (unsigned long long)lr->checked,
-		        (unsigned long long)lr->certificates);
+		        lr->b.failed, (unsigned long long)lr->bad, (unsigned long long)lr->checked,
+		        (unsigned long long)lr->b.ok);
 		goto out;
 	}
 	if (!o.baseline) {
@@ -907,10 +750,10 @@ cmd_issue(int argc, char **argv)
 		btput = (double)br->ops / br->window_s;
 		/* CPU per item: steadier than wall-clock rates on a machine others load too. */
 		cpur[0] = '\0';
-		if (lr->daemon_cpu_s > 0)
+		if (lr->b.daemon_cpu_s > 0)
 			snprintf(cpur, sizeof(cpur), " cpu_ratio=%.3f",
 			         (br->cpu_s / (double)br->ops) /
-			             (lr->daemon_cpu_s / (double)lr->certificates));
+			             (lr->b.daemon_cpu_s / (double)lr->b.ok));
 		printf("baseline=%s baseline_key=%s baseline_threads=%u baseline_signatures=%llu "
 		       "baseline_throughput_per_s=%.1f baseline_p50_us=%.1f baseline_p99_us=%.1f "
 		       "baseline_cpu_s=%.2f baseline_cpu_us_per_sig=%.0f ratio=%.3f%s\n",
