@@ -32,13 +32,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-export SIGNET_BIN=${SIGNET_BIN:-$repo/build/bin}
-SECS=${SECS:-5}
-WARMUP=${WARMUP:-0.5}
-WORKERS=${WORKERS:-2}
-DEV=$repo/hsm-config/signet-dev
-BENCH=$SIGNET_BIN/signet-bench
+# shellcheck source=bench_env.sh
+source "$here/bench_env.sh"
 RESULTS=${1:-$PWD/bench-issue-$(date +%Y%m%d-%H%M%S).txt}
 PROFILE=leaf-tls
 
@@ -50,32 +45,8 @@ rows=(
 	"8 32"
 )
 
-for p in signetd signet-token signet-keygen signet-bench; do
-	[[ -x "$SIGNET_BIN/$p" ]] || {
-		echo "run_issue.sh: $p not found in $SIGNET_BIN (build it, or set SIGNET_BIN)" >&2
-		exit 1
-	}
-done
-
-source "$repo/tests/lib/devenv.sh"
-
-cleanup() {
-	local rc=$?
-	devenv_teardown "$rc"
-	exit $rc
-}
-
-# ipc:// paths are limited to about 100 bytes: keep the directory short.
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sgissue.XXXXXX")
-trap cleanup EXIT
-DEVDIR=$WORK/dev
-SIGNET_DEV_PORT=$(free_port)
-export SIGNET_DEV_PORT SIGNET_DEV_WORKERS=$WORKERS
-# signetd keeps the caller's stdout after it detaches: send it to a file, not a pipe.
-if ! "$DEV" up "$DEVDIR" >"$WORK/dev-up.log" 2>&1; then
-	cat "$WORK/dev-up.log" >&2
-	exit 1
-fi
+bench_check_bins run_issue.sh
+bench_dev_up sgissue
 if ! grep -q '^profiles_dir:' "$DEVDIR/signetd.yaml"; then
 	[[ -d "$DEVDIR/profiles" ]] || {
 		echo "run_issue.sh: signet-dev wrote no profiles/ directory" >&2
@@ -88,29 +59,17 @@ if ! grep -q '^profiles_dir:' "$DEVDIR/signetd.yaml"; then
 		exit 1
 	fi
 fi
-export SOFTHSM2_CONF=$DEVDIR/softhsm2.conf
-pid=$(cat "$DEVDIR/signetd.pid")
+pid=$(bench_daemon_pid)
 
 # The CSR: EC P-256, the subject and SAN that leaf-tls allows.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout "$WORK/leaf.key" -subj "/O=Signet Dev/CN=bench.dev.signet.test" \
 	-addext "subjectAltName=DNS:bench.dev.signet.test" -out "$WORK/leaf.csr" 2>/dev/null
 
-{
-	echo "# run_issue.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) git=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo none)"
-	echo "# nproc=$(nproc) cpu=\"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)\" kernel=$(uname -r)"
-	echo "# softhsm=$(softhsm2-util --version 2>/dev/null || echo ?) openssl=\"$(openssl version 2>/dev/null || echo ?)\" libzmq=$(pkg-config --modversion libzmq 2>/dev/null || echo ?) sqlite=$(pkg-config --modversion sqlite3 2>/dev/null || echo ?)"
-	echo "# SECS=$SECS WARMUP=$WARMUP WORKERS=$WORKERS PROFILE=$PROFILE"
-} >>"$RESULTS"
+bench_results_header run_issue.sh "$RESULTS" "PROFILE=$PROFILE"
 
-fails=0
 run_row() {
-	echo "# row: $* (loadavg $(cut -d' ' -f1-3 /proc/loadavg))" >>"$RESULTS"
-	if ! "$@" >>"$RESULTS" 2>"$WORK/bench.err"; then
-		fails=$((fails + 1))
-		echo "# row failed: $(tr '\n' ' ' <"$WORK/bench.err")" >>"$RESULTS"
-	fi
-	cat "$WORK/bench.err" >&2
+	bench_run_row "$RESULTS" "$*" "$@"
 }
 
 for row in "${rows[@]}"; do
@@ -126,4 +85,4 @@ run_row "$BENCH" sign --config "$DEVDIR/client.conf" --key build-signing-p384 --
 	--baseline-token signet-dev --baseline-pin-file "$DEVDIR/user.pin" \
 	--baseline-threads "$WORKERS" --baseline-verify
 echo "run_issue.sh: results in $RESULTS" >&2
-[[ $fails -eq 0 ]]
+[[ $bench_fails -eq 0 ]]

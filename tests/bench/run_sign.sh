@@ -25,13 +25,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-export SIGNET_BIN=${SIGNET_BIN:-$repo/build/bin}
-SECS=${SECS:-5}
-WARMUP=${WARMUP:-0.5}
-WORKERS=${WORKERS:-2}
-DEV=$repo/hsm-config/signet-dev
-BENCH=$SIGNET_BIN/signet-bench
+# shellcheck source=bench_env.sh
+source "$here/bench_env.sh"
 RESULTS=${1:-$PWD/bench-sign-$(date +%Y%m%d-%H%M%S).txt}
 
 # key clients depth extra-options
@@ -46,42 +41,11 @@ rows=(
 	"build-signing-rsa3072 4 8"
 )
 
-for p in signetd signet-token signet-keygen signet-bench; do
-	[[ -x "$SIGNET_BIN/$p" ]] || {
-		echo "run_sign.sh: $p not found in $SIGNET_BIN (build it, or set SIGNET_BIN)" >&2
-		exit 1
-	}
-done
+bench_check_bins run_sign.sh
+bench_dev_up sgbench
+pid=$(bench_daemon_pid)
+bench_results_header run_sign.sh "$RESULTS"
 
-source "$repo/tests/lib/devenv.sh"
-
-cleanup() {
-	local rc=$?
-	devenv_teardown "$rc"
-	exit $rc
-}
-
-# ipc:// paths are limited to about 100 bytes: keep the directory short.
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sgbench.XXXXXX")
-trap cleanup EXIT
-DEVDIR=$WORK/dev
-SIGNET_DEV_PORT=$(free_port)
-export SIGNET_DEV_PORT SIGNET_DEV_WORKERS=$WORKERS
-if ! "$DEV" up "$DEVDIR" >"$WORK/dev-up.log" 2>&1; then
-	cat "$WORK/dev-up.log" >&2
-	exit 1
-fi
-export SOFTHSM2_CONF=$DEVDIR/softhsm2.conf
-pid=$(cat "$DEVDIR/signetd.pid")
-
-{
-	echo "# run_sign.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) git=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo none)"
-	echo "# nproc=$(nproc) cpu=\"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)\" kernel=$(uname -r)"
-	echo "# softhsm=$(softhsm2-util --version 2>/dev/null || echo ?) openssl=\"$(openssl version 2>/dev/null || echo ?)\" libzmq=$(pkg-config --modversion libzmq 2>/dev/null || echo ?) sqlite=$(pkg-config --modversion sqlite3 2>/dev/null || echo ?)"
-	echo "# SECS=$SECS WARMUP=$WARMUP WORKERS=$WORKERS"
-} >>"$RESULTS"
-
-fails=0
 for row in "${rows[@]}"; do
 	read -r key clients depth extra <<<"$row"
 	# shellcheck disable=SC2206 # extra holds options, split on purpose
@@ -89,12 +53,7 @@ for row in "${rows[@]}"; do
 		--depth "$depth" --seconds "$SECS" --warmup "$WARMUP" ${extra:-}
 		--daemon-pid "$pid" --baseline-token signet-dev
 		--baseline-pin-file "$DEVDIR/user.pin" --baseline-threads "$WORKERS" --baseline-verify)
-	echo "# row: signet-bench sign --key $key --clients $clients --depth $depth ${extra:+$extra }(loadavg $(cut -d' ' -f1-3 /proc/loadavg))" >>"$RESULTS"
-	if ! "${cmd[@]}" >>"$RESULTS" 2>"$WORK/bench.err"; then
-		fails=$((fails + 1))
-		echo "# row failed: $(tr '\n' ' ' <"$WORK/bench.err")" >>"$RESULTS"
-	fi
-	cat "$WORK/bench.err" >&2
+	bench_run_row "$RESULTS" "signet-bench sign --key $key --clients $clients --depth $depth${extra:+ $extra}" "${cmd[@]}"
 done
 echo "run_sign.sh: results in $RESULTS" >&2
-[[ $fails -eq 0 ]]
+[[ $bench_fails -eq 0 ]]
