@@ -34,6 +34,7 @@
 #include "issue_bench.h"
 
 #include "bench_load.h"
+#include "bench_opt.h"
 #include "bench_p11.h"
 #include "bench_util.h"
 #include "signet.h"
@@ -60,12 +61,6 @@
 #include <openssl/x509v3.h>
 
 #define IB_PROG "signet-bench issue"
-#define IB_MAX_CLIENTS 256
-#define IB_MAX_THREADS 256
-#define IB_MAX_SECONDS 3600.0
-#define IB_DEFAULT_WARMUP 1.0
-#define IB_DEFAULT_THREADS 2 /* signetd's default workers */
-#define IB_DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define IB_MAX_TTL (366ul * 86400)
 #define IB_CHECK_FIRST 4  /* replies checked at the start of each client thread */
 #define IB_CHECK_EVERY 64 /* then one in this many (a P-384 verify costs about 1 ms here) */
@@ -77,22 +72,11 @@ enum ib_exit {
 };
 
 struct ib_opts {
-	const char *config;
+	struct bench_opts_common c; /* the load phase and the baseline (bench_opt.c) */
 	const char *csr_file;
 	const char *profile;
-	unsigned clients;
-	unsigned depth;
-	double seconds;
-	double warmup;
-	uint64_t ttl; /* 0: the profile's default */
-	long daemon_pid;
-	int baseline;
-	int baseline_verify;
-	const char *module;
-	const char *token;
-	const char *pin_file;
+	uint64_t ttl;             /* 0: the profile's default */
 	const char *baseline_key; /* NULL: the CA's name */
-	unsigned baseline_threads;
 };
 
 /* What the run issues with: the CSR and the CA that signs under the profile. */
@@ -126,7 +110,7 @@ static const char issue_usage[] =
     "\n"
     "Baseline phase (unless --no-baseline), after the load phase, with the daemon\n"
     "idle: T threads (default 2, signetd's default workers) sign random digests on\n"
-    "the token LABEL of the PKCS#11 module PATH (default " IB_DEFAULT_MODULE ")\n"
+    "the token LABEL of the PKCS#11 module PATH (default " BENCH_OPT_DEFAULT_MODULE ")\n"
     "with the issuing CA's private key (CKA_LABEL = the CA's name, or --baseline-key),\n"
     "using the hash of the certificates' signatures (ECDSA: CKM_ECDSA; RSA:\n"
     "CKM_RSA_PKCS over a DigestInfo), for the same warm-up and S seconds; with\n"
@@ -165,42 +149,19 @@ ib_usage_error(const char *fmt, ...)
 }
 
 enum ib_opt {
-	IO_CSR = 256,
+	IO_CSR = BENCH_OPT_MODE_FIRST,
 	IO_PROFILE,
-	IO_CLIENTS,
-	IO_DEPTH,
-	IO_SECONDS,
-	IO_CONFIG,
 	IO_TTL,
-	IO_WARMUP,
-	IO_DAEMON_PID,
-	IO_MODULE,
-	IO_TOKEN,
-	IO_PIN_FILE,
 	IO_KEY,
-	IO_THREADS,
-	IO_VERIFY,
-	IO_NO_BASELINE,
 	IO_HELP,
 };
 
 static const struct option ib_longopts[] = {
     {"csr", required_argument, NULL, IO_CSR},
     {"profile", required_argument, NULL, IO_PROFILE},
-    {"clients", required_argument, NULL, IO_CLIENTS},
-    {"depth", required_argument, NULL, IO_DEPTH},
-    {"seconds", required_argument, NULL, IO_SECONDS},
-    {"config", required_argument, NULL, IO_CONFIG},
     {"ttl", required_argument, NULL, IO_TTL},
-    {"warmup", required_argument, NULL, IO_WARMUP},
-    {"daemon-pid", required_argument, NULL, IO_DAEMON_PID},
-    {"baseline-module", required_argument, NULL, IO_MODULE},
-    {"baseline-token", required_argument, NULL, IO_TOKEN},
-    {"baseline-pin-file", required_argument, NULL, IO_PIN_FILE},
     {"baseline-key", required_argument, NULL, IO_KEY},
-    {"baseline-threads", required_argument, NULL, IO_THREADS},
-    {"baseline-verify", no_argument, NULL, IO_VERIFY},
-    {"no-baseline", no_argument, NULL, IO_NO_BASELINE},
+    BENCH_OPT_LONGOPTS,
     {"help", no_argument, NULL, IO_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -209,18 +170,20 @@ static const struct option ib_longopts[] = {
 static int
 ib_parse(int argc, char **argv, struct ib_opts *o, int *stop)
 {
+	char why[BENCH_OPT_WHY_MAX];
 	unsigned long v;
-	int c, have_clients = 0, have_depth = 0, have_secs = 0;
+	int c, r;
 
 	*stop = 1;
 	memset(o, 0, sizeof(*o));
-	o->warmup = IB_DEFAULT_WARMUP;
-	o->baseline = 1;
-	o->module = IB_DEFAULT_MODULE;
-	o->baseline_threads = IB_DEFAULT_THREADS;
+	bench_opt_defaults(&o->c);
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", ib_longopts, NULL)) != -1) {
+		if ((r = bench_opt_take(c, optarg, &o->c, why, sizeof(why))) < 0)
+			return ib_usage_error("%s", why);
+		if (r > 0)
+			continue;
 		switch (c) {
 		case IO_CSR:
 			o->csr_file = optarg;
@@ -231,72 +194,17 @@ ib_parse(int argc, char **argv, struct ib_opts *o, int *stop)
 				                      optarg);
 			o->profile = optarg;
 			break;
-		case IO_CLIENTS:
-			if (bench_parse_ulong(optarg, 1, IB_MAX_CLIENTS, &v) != 0)
-				return ib_usage_error("--clients: '%s' is not in 1..256", optarg);
-			o->clients = (unsigned)v;
-			have_clients = 1;
-			break;
-		case IO_DEPTH:
-			if (bench_parse_ulong(optarg, 1, SIGNET_MAX_INFLIGHT, &v) != 0)
-				return ib_usage_error("--depth: '%s' is not in 1..4096", optarg);
-			o->depth = (unsigned)v;
-			have_depth = 1;
-			break;
-		case IO_SECONDS:
-			if (bench_parse_secs(optarg, 0.1, IB_MAX_SECONDS, &o->seconds) != 0)
-				return ib_usage_error("--seconds: '%s' is not in 0.1..3600",
-				                      optarg);
-			have_secs = 1;
-			break;
-		case IO_CONFIG:
-			o->config = optarg;
-			break;
 		case IO_TTL:
 			if (bench_parse_ulong(optarg, 1, IB_MAX_TTL, &v) != 0)
 				return ib_usage_error("--ttl: '%s' is not in 1..%lu seconds",
 				                      optarg, IB_MAX_TTL);
 			o->ttl = v;
 			break;
-		case IO_WARMUP:
-			if (bench_parse_secs(optarg, 0.0, 60.0, &o->warmup) != 0)
-				return ib_usage_error("--warmup: '%s' is not in 0..60", optarg);
-			break;
-		case IO_DAEMON_PID:
-			if (bench_parse_ulong(optarg, 1, INT_MAX, &v) != 0)
-				return ib_usage_error("--daemon-pid: '%s' is not a process id",
-				                      optarg);
-			o->daemon_pid = (long)v;
-			break;
-		case IO_MODULE:
-			o->module = optarg;
-			break;
-		case IO_TOKEN:
-			if (strlen(optarg) < 1 || strlen(optarg) > 32)
-				return ib_usage_error("--baseline-token: '%s' is not 1..32 bytes",
-				                      optarg);
-			o->token = optarg;
-			break;
-		case IO_PIN_FILE:
-			o->pin_file = optarg;
-			break;
 		case IO_KEY:
 			if (strlen(optarg) < 1 || strlen(optarg) > SG_NAME_MAX)
 				return ib_usage_error("--baseline-key: '%s' is not a key label",
 				                      optarg);
 			o->baseline_key = optarg;
-			break;
-		case IO_THREADS:
-			if (bench_parse_ulong(optarg, 1, IB_MAX_THREADS, &v) != 0)
-				return ib_usage_error("--baseline-threads: '%s' is not in 1..256",
-				                      optarg);
-			o->baseline_threads = (unsigned)v;
-			break;
-		case IO_VERIFY:
-			o->baseline_verify = 1;
-			break;
-		case IO_NO_BASELINE:
-			o->baseline = 0;
 			break;
 		case IO_HELP:
 			fputs(issue_usage, stdout);
@@ -312,18 +220,8 @@ ib_parse(int argc, char **argv, struct ib_opts *o, int *stop)
 		return ib_usage_error("%s is required", "--csr");
 	if (o->profile == NULL)
 		return ib_usage_error("%s is required", "--profile");
-	if (!have_clients)
-		return ib_usage_error("%s is required", "--clients");
-	if (!have_depth)
-		return ib_usage_error("%s is required", "--depth");
-	if (!have_secs)
-		return ib_usage_error("%s is required", "--seconds");
-	if (o->config == NULL && (o->config = getenv("SIGNET_CONFIG")) == NULL)
-		return ib_usage_error("no client configuration: --config FILE or SIGNET_CONFIG");
-	if (o->baseline && o->token == NULL)
-		return ib_usage_error("%s is required (or --no-baseline)", "--baseline-token");
-	if (o->baseline && o->pin_file == NULL)
-		return ib_usage_error("%s is required (or --no-baseline)", "--baseline-pin-file");
+	if (bench_opt_check(&o->c, why, sizeof(why)) != 0)
+		return ib_usage_error("%s", why);
 	*stop = 0;
 	return 0;
 }
@@ -432,8 +330,8 @@ ib_describe_ca(const struct ib_opts *o, struct ib_target *t)
 	size_t n = 0, i, j;
 	int err = 0, r, rc = IB_EXIT_FAIL;
 
-	if ((c = signet_client_open(o->config, NULL, &err, why, sizeof(why))) == NULL) {
-		fprintf(stderr, IB_PROG ": %s: %s (%s)\n", o->config, why, sg_strerror(err));
+	if ((c = signet_client_open(o->c.config, NULL, &err, why, sizeof(why))) == NULL) {
+		fprintf(stderr, IB_PROG ": %s: %s (%s)\n", o->c.config, why, sg_strerror(err));
 		goto out;
 	}
 	if ((r = signet_ca_list(c, &cas, &n)) != 0) {
@@ -508,7 +406,7 @@ struct ib_client {
 struct ib_load {
 	const struct ib_opts *o;
 	const struct ib_target *t;
-	struct ib_client *cl; /* o->clients entries */
+	struct ib_client *cl; /* o->c.clients entries */
 };
 
 /* 1 if the ASN.1 INTEGER a is the positive number of magnitude p[0..len). */
@@ -639,21 +537,21 @@ ib_load_run(const struct ib_opts *o, const struct ib_target *t, struct ib_result
 	res->b.daemon_cpu_s = -1.0;
 	ld.o = o;
 	ld.t = t;
-	if ((ld.cl = aligned_alloc(64, sizeof(*ld.cl) * o->clients)) == NULL)
+	if ((ld.cl = aligned_alloc(64, sizeof(*ld.cl) * o->c.clients)) == NULL)
 		goto out;
-	memset(ld.cl, 0, sizeof(*ld.cl) * o->clients);
+	memset(ld.cl, 0, sizeof(*ld.cl) * o->c.clients);
 	memset(&spec, 0, sizeof(spec));
-	spec.config = o->config;
-	spec.clients = o->clients;
-	spec.depth = o->depth;
-	spec.warmup = o->warmup;
-	spec.seconds = o->seconds;
-	spec.daemon_pid = o->daemon_pid;
+	spec.config = o->c.config;
+	spec.clients = o->c.clients;
+	spec.depth = o->c.depth;
+	spec.warmup = o->c.warmup;
+	spec.seconds = o->c.seconds;
+	spec.daemon_pid = o->c.daemon_pid;
 	spec.arg = &ld;
 	spec.prepare = ib_prepare;
 	spec.judge = ib_judge;
 	r = bench_load_run(&spec, &res->b);
-	for (i = 0; i < o->clients; i++) {
+	for (i = 0; i < o->c.clients; i++) {
 		res->replayed += ld.cl[i].replayed;
 		res->bad += ld.cl[i].bad;
 		res->checked += ld.cl[i].checked;
@@ -694,7 +592,7 @@ cmd_issue(int argc, char **argv)
 	}
 	rc = IB_EXIT_FAIL;
 	/* Log in before the load phase, so that a wrong token or PIN fails at once. */
-	if (o.baseline && bench_p11_open(o.module, o.token, o.pin_file, &p11) != 0)
+	if (o.c.baseline && bench_p11_open(o.c.module, o.c.token, o.c.pin_file, &p11) != 0)
 		goto out;
 	if ((r = ib_load_run(&o, t, lr)) != 0) {
 		fprintf(stderr, IB_PROG ": load phase: %s\n", sg_strerror(r));
@@ -711,12 +609,12 @@ cmd_issue(int argc, char **argv)
 	       "throughput_per_s=%.1f p50_us=%.1f p99_us=%.1f p999_us=%.1f cert_bytes=%llu "
 	       "bench_cpu_s=%.2f%s\n",
 	       o.profile, t->ca, sg_keyalg_name(t->ca_alg),
-	       lr->hash != SG_HASH_NONE ? sg_hash_name(lr->hash) : "unknown", o.clients, o.depth,
-	       lr->b.window_s, (unsigned long long)lr->b.ok, (unsigned long long)lr->b.errors, errs,
-	       (unsigned long long)lr->replayed, (unsigned long long)lr->checked, tput,
-	       bench_hist_quantile_us(&lr->b.lat, 0.50), bench_hist_quantile_us(&lr->b.lat, 0.99),
-	       bench_hist_quantile_us(&lr->b.lat, 0.999), (unsigned long long)lr->cert_bytes,
-	       lr->b.bench_cpu_s, dcpu);
+	       lr->hash != SG_HASH_NONE ? sg_hash_name(lr->hash) : "unknown", o.c.clients,
+	       o.c.depth, lr->b.window_s, (unsigned long long)lr->b.ok,
+	       (unsigned long long)lr->b.errors, errs, (unsigned long long)lr->replayed,
+	       (unsigned long long)lr->checked, tput, bench_hist_quantile_us(&lr->b.lat, 0.50),
+	       bench_hist_quantile_us(&lr->b.lat, 0.99), bench_hist_quantile_us(&lr->b.lat, 0.999),
+	       (unsigned long long)lr->cert_bytes, lr->b.bench_cpu_s, dcpu);
 	fflush(stdout);
 	if (lr->b.err_outside > 0)
 		fprintf(stderr, IB_PROG ": %llu errors outside the window (warm-up, drain)\n",
@@ -729,7 +627,7 @@ cmd_issue(int argc, char **argv)
 		        (unsigned long long)lr->b.ok);
 		goto out;
 	}
-	if (!o.baseline) {
+	if (!o.c.baseline) {
 		rc = IB_EXIT_OK;
 		goto out;
 	}
@@ -737,10 +635,10 @@ cmd_issue(int argc, char **argv)
 	run.key = o.baseline_key != NULL ? o.baseline_key : t->ca;
 	run.alg = t->ca_alg;
 	run.hash = lr->hash;
-	run.threads = o.baseline_threads;
-	run.warmup = o.warmup;
-	run.seconds = o.seconds;
-	for (pass = 0; pass <= o.baseline_verify; pass++) {
+	run.threads = o.c.baseline_threads;
+	run.warmup = o.c.warmup;
+	run.seconds = o.c.seconds;
+	for (pass = 0; pass <= o.c.baseline_verify; pass++) {
 		run.verify = pass;
 		if ((r = bench_p11_run(p11, &run, br)) != 0 || br->failed > 0 || br->ops == 0) {
 			fprintf(stderr, IB_PROG ": baseline failed%s%s\n", r != 0 ? ": " : "",

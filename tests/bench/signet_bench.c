@@ -38,6 +38,7 @@
 #include "signet.h"
 
 #include "bench_load.h"
+#include "bench_opt.h"
 #include "bench_p11.h"
 #include "bench_util.h"
 #include "crl_bench.h"
@@ -67,36 +68,17 @@ enum bench_exit {
 	BENCH_EXIT_USAGE = 2,
 };
 
-#define MAX_CLIENTS 256
-#define MAX_THREADS 256
-#define MAX_SECONDS 3600.0
-#define DEFAULT_WARMUP 1.0
-#define TOKEN_LABEL_LEN 32
-/* signetd's default `workers` (docs/configuration.md): the baseline's default thread count. */
-#define DEFAULT_BASELINE_THREADS 2
-#define DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define VERIFY_FIRST 4    /* replies verified at the start of each client thread */
 #define VERIFY_EVERY 1024 /* then one reply in this many */
 
 /* ---- options ---- */
 
 struct bench_opts {
-	const char *config;
+	struct bench_opts_common c; /* the load phase and the baseline (bench_opt.c) */
 	const char *key;
-	unsigned clients;
-	unsigned depth;
-	double seconds;
-	double warmup;
 	enum sg_hash hash;
 	enum sg_pad pad;
 	int pad_given;
-	long daemon_pid; /* 0: not given */
-	int baseline;    /* 0 with --no-baseline */
-	int baseline_verify;
-	const char *module;
-	const char *token;
-	const char *pin_file;
-	unsigned baseline_threads;
 };
 
 struct cmd {
@@ -134,7 +116,7 @@ static const char sign_usage[] =
     "\n"
     "Baseline phase (unless --no-baseline), after the load phase, with the daemon\n"
     "idle: T threads (default 2, signetd's default workers) each open a session on\n"
-    "the token labelled LABEL of the PKCS#11 module PATH (default " DEFAULT_MODULE ";\n"
+    "the token labelled LABEL of the PKCS#11 module PATH (default " BENCH_OPT_DEFAULT_MODULE ";\n"
     "SoftHSM reads $SOFTHSM2_CONF), log in with the user PIN read from FILE (mode\n"
     "0600) and loop C_SignInit + C_Sign with the private key whose CKA_LABEL is NAME\n"
     "over random digests (ECDSA: CKM_ECDSA; RSA pkcs1: CKM_RSA_PKCS over a\n"
@@ -193,42 +175,16 @@ usage_error(const char *fmt, ...)
 }
 
 enum sign_opt {
-	O_KEY = 256,
-	O_CLIENTS,
-	O_DEPTH,
-	O_SECONDS,
+	O_KEY = BENCH_OPT_MODE_FIRST,
 	O_HASH,
 	O_PAD,
-	O_CONFIG,
-	O_WARMUP,
-	O_DAEMON_PID,
-	O_MODULE,
-	O_TOKEN,
-	O_PIN_FILE,
-	O_THREADS,
-	O_VERIFY,
-	O_NO_BASELINE,
 	O_HELP,
 };
 
 static const struct option sign_longopts[] = {
-    {"key", required_argument, NULL, O_KEY},
-    {"clients", required_argument, NULL, O_CLIENTS},
-    {"depth", required_argument, NULL, O_DEPTH},
-    {"seconds", required_argument, NULL, O_SECONDS},
-    {"hash", required_argument, NULL, O_HASH},
-    {"pad", required_argument, NULL, O_PAD},
-    {"config", required_argument, NULL, O_CONFIG},
-    {"warmup", required_argument, NULL, O_WARMUP},
-    {"daemon-pid", required_argument, NULL, O_DAEMON_PID},
-    {"baseline-module", required_argument, NULL, O_MODULE},
-    {"baseline-token", required_argument, NULL, O_TOKEN},
-    {"baseline-pin-file", required_argument, NULL, O_PIN_FILE},
-    {"baseline-threads", required_argument, NULL, O_THREADS},
-    {"baseline-verify", no_argument, NULL, O_VERIFY},
-    {"no-baseline", no_argument, NULL, O_NO_BASELINE},
-    {"help", no_argument, NULL, O_HELP},
-    {NULL, 0, NULL, 0},
+    {"key", required_argument, NULL, O_KEY}, {"hash", required_argument, NULL, O_HASH},
+    {"pad", required_argument, NULL, O_PAD}, BENCH_OPT_LONGOPTS,
+    {"help", no_argument, NULL, O_HELP},     {NULL, 0, NULL, 0},
 };
 
 /*
@@ -239,42 +195,26 @@ static const struct option sign_longopts[] = {
 static int
 sign_parse(int argc, char **argv, struct bench_opts *o, int *stop)
 {
-	unsigned long v;
-	int c, have_clients = 0, have_depth = 0, have_secs = 0;
+	char why[BENCH_OPT_WHY_MAX];
+	int c, r;
 
 	*stop = 1;
 	memset(o, 0, sizeof(*o));
+	bench_opt_defaults(&o->c);
 	o->hash = SG_HASH_SHA256;
 	o->pad = SG_PAD_NONE;
-	o->warmup = DEFAULT_WARMUP;
-	o->baseline = 1;
-	o->module = DEFAULT_MODULE;
-	o->baseline_threads = DEFAULT_BASELINE_THREADS;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", sign_longopts, NULL)) != -1) {
+		if ((r = bench_opt_take(c, optarg, &o->c, why, sizeof(why))) < 0)
+			return usage_error("%s", why);
+		if (r > 0)
+			continue;
 		switch (c) {
 		case O_KEY:
 			if (!sg_wire_name_valid(optarg, strlen(optarg)))
 				return usage_error("--key: '%s' is not a key name", optarg);
 			o->key = optarg;
-			break;
-		case O_CLIENTS:
-			if (bench_parse_ulong(optarg, 1, MAX_CLIENTS, &v) != 0)
-				return usage_error("--clients: '%s' is not in 1..256", optarg);
-			o->clients = (unsigned)v;
-			have_clients = 1;
-			break;
-		case O_DEPTH:
-			if (bench_parse_ulong(optarg, 1, SIGNET_MAX_INFLIGHT, &v) != 0)
-				return usage_error("--depth: '%s' is not in 1..4096", optarg);
-			o->depth = (unsigned)v;
-			have_depth = 1;
-			break;
-		case O_SECONDS:
-			if (bench_parse_secs(optarg, 0.1, MAX_SECONDS, &o->seconds) != 0)
-				return usage_error("--seconds: '%s' is not in 0.1..3600", optarg);
-			have_secs = 1;
 			break;
 		case O_HASH:
 			if (sg_hash_parse(optarg, &o->hash) != 0)
@@ -285,43 +225,6 @@ sign_parse(int argc, char **argv, struct bench_opts *o, int *stop)
 			if (sg_pad_parse(optarg, &o->pad) != 0 || o->pad == SG_PAD_NONE)
 				return usage_error("--pad: '%s' is not pkcs1 or pss", optarg);
 			o->pad_given = 1;
-			break;
-		case O_CONFIG:
-			o->config = optarg;
-			break;
-		case O_WARMUP:
-			if (bench_parse_secs(optarg, 0.0, 60.0, &o->warmup) != 0)
-				return usage_error("--warmup: '%s' is not in 0..60", optarg);
-			break;
-		case O_DAEMON_PID:
-			if (bench_parse_ulong(optarg, 1, INT_MAX, &v) != 0)
-				return usage_error("--daemon-pid: '%s' is not a process id",
-				                   optarg);
-			o->daemon_pid = (long)v;
-			break;
-		case O_MODULE:
-			o->module = optarg;
-			break;
-		case O_TOKEN:
-			if (strlen(optarg) < 1 || strlen(optarg) > TOKEN_LABEL_LEN)
-				return usage_error("--baseline-token: '%s' is not 1..32 bytes",
-				                   optarg);
-			o->token = optarg;
-			break;
-		case O_PIN_FILE:
-			o->pin_file = optarg;
-			break;
-		case O_THREADS:
-			if (bench_parse_ulong(optarg, 1, MAX_THREADS, &v) != 0)
-				return usage_error("--baseline-threads: '%s' is not in 1..256",
-				                   optarg);
-			o->baseline_threads = (unsigned)v;
-			break;
-		case O_VERIFY:
-			o->baseline_verify = 1;
-			break;
-		case O_NO_BASELINE:
-			o->baseline = 0;
 			break;
 		case O_HELP:
 			fputs(sign_usage, stdout);
@@ -334,18 +237,8 @@ sign_parse(int argc, char **argv, struct bench_opts *o, int *stop)
 		return usage_error("unexpected argument: %s", argv[optind]);
 	if (o->key == NULL)
 		return usage_error("%s is required", "--key");
-	if (!have_clients)
-		return usage_error("%s is required", "--clients");
-	if (!have_depth)
-		return usage_error("%s is required", "--depth");
-	if (!have_secs)
-		return usage_error("%s is required", "--seconds");
-	if (o->config == NULL && (o->config = getenv("SIGNET_CONFIG")) == NULL)
-		return usage_error("no client configuration: --config FILE or SIGNET_CONFIG");
-	if (o->baseline && o->token == NULL)
-		return usage_error("%s is required (or --no-baseline)", "--baseline-token");
-	if (o->baseline && o->pin_file == NULL)
-		return usage_error("%s is required (or --no-baseline)", "--baseline-pin-file");
+	if (bench_opt_check(&o->c, why, sizeof(why)) != 0)
+		return usage_error("%s", why);
 	*stop = 0;
 	return 0;
 }
@@ -374,8 +267,8 @@ key_describe(const struct bench_opts *o, struct key_desc *kd)
 	int err = 0, r, rc = BENCH_EXIT_FAIL;
 
 	memset(kd, 0, sizeof(*kd));
-	if ((c = signet_client_open(o->config, NULL, &err, why, sizeof(why))) == NULL) {
-		fprintf(stderr, PROG ": %s: %s (%s)\n", o->config, why, sg_strerror(err));
+	if ((c = signet_client_open(o->c.config, NULL, &err, why, sizeof(why))) == NULL) {
+		fprintf(stderr, PROG ": %s: %s (%s)\n", o->c.config, why, sg_strerror(err));
 		goto out;
 	}
 	if ((r = signet_keys_list(c, &keys, &n)) != 0) {
@@ -424,7 +317,7 @@ struct sign_client {
 struct sign_load {
 	const struct bench_opts *o;
 	const struct key_desc *kd;
-	struct sign_client *cl; /* o->clients entries */
+	struct sign_client *cl; /* o->c.clients entries */
 };
 
 _Static_assert(SG_HASH_MAX_LEN <= BENCH_SLOT_MAX, "a digest fits a bench_load slot");
@@ -491,8 +384,8 @@ struct load_result {
 };
 
 /*
- * Runs the load phase: o->clients threads keep o->depth requests each in
- * flight for the warm-up and o->seconds.  Fills *res.  Returns 0 or a
+ * Runs the load phase: o->c.clients threads keep o->c.depth requests each in
+ * flight for the warm-up and o->c.seconds.  Fills *res.  Returns 0 or a
  * bench_load_run error; a thread that failed is counted in res->b.failed.
  */
 static int
@@ -507,23 +400,23 @@ load_run(const struct bench_opts *o, const struct key_desc *kd, struct load_resu
 	res->b.daemon_cpu_s = -1.0;
 	sl.o = o;
 	sl.kd = kd;
-	if ((sl.cl = aligned_alloc(64, sizeof(*sl.cl) * o->clients)) == NULL)
+	if ((sl.cl = aligned_alloc(64, sizeof(*sl.cl) * o->c.clients)) == NULL)
 		goto out;
-	memset(sl.cl, 0, sizeof(*sl.cl) * o->clients);
-	for (i = 0; i < o->clients; i++)
+	memset(sl.cl, 0, sizeof(*sl.cl) * o->c.clients);
+	for (i = 0; i < o->c.clients; i++)
 		sl.cl[i].rng = bench_rng_seed(i + 1);
 	memset(&spec, 0, sizeof(spec));
-	spec.config = o->config;
-	spec.clients = o->clients;
-	spec.depth = o->depth;
-	spec.warmup = o->warmup;
-	spec.seconds = o->seconds;
-	spec.daemon_pid = o->daemon_pid;
+	spec.config = o->c.config;
+	spec.clients = o->c.clients;
+	spec.depth = o->c.depth;
+	spec.warmup = o->c.warmup;
+	spec.seconds = o->c.seconds;
+	spec.daemon_pid = o->c.daemon_pid;
 	spec.arg = &sl;
 	spec.prepare = sign_prepare;
 	spec.judge = sign_judge;
 	r = bench_load_run(&spec, &res->b);
-	for (i = 0; i < o->clients; i++) {
+	for (i = 0; i < o->c.clients; i++) {
 		res->bad_sigs += sl.cl[i].bad_sigs;
 		res->verified += sl.cl[i].verified;
 	}
@@ -558,7 +451,7 @@ cmd_sign(int argc, char **argv)
 		goto out;
 	}
 	/* Log in before the load phase, so that a wrong token or PIN file fails at once. */
-	if (o.baseline && bench_p11_open(o.module, o.token, o.pin_file, &p11) != 0)
+	if (o.c.baseline && bench_p11_open(o.c.module, o.c.token, o.c.pin_file, &p11) != 0)
 		goto out;
 	if ((r = load_run(&o, &kd, lr)) != 0) {
 		fprintf(stderr, PROG ": load phase: %s\n", sg_strerror(r));
@@ -572,8 +465,8 @@ cmd_sign(int argc, char **argv)
 	printf("mode=sign key=%s alg=%s hash=%s pad=%s clients=%u depth=%u seconds=%.2f "
 	       "signatures=%llu errors=%llu errors_by_code=%s throughput_per_s=%.1f "
 	       "p50_us=%.1f p99_us=%.1f p999_us=%.1f bench_cpu_s=%.2f%s\n",
-	       o.key, sg_keyalg_name(kd.alg), sg_hash_name(o.hash), sg_pad_name(kd.pad), o.clients,
-	       o.depth, lr->b.window_s, (unsigned long long)lr->b.ok,
+	       o.key, sg_keyalg_name(kd.alg), sg_hash_name(o.hash), sg_pad_name(kd.pad),
+	       o.c.clients, o.c.depth, lr->b.window_s, (unsigned long long)lr->b.ok,
 	       (unsigned long long)lr->b.errors, errs, tput,
 	       bench_hist_quantile_us(&lr->b.lat, 0.50), bench_hist_quantile_us(&lr->b.lat, 0.99),
 	       bench_hist_quantile_us(&lr->b.lat, 0.999), lr->b.bench_cpu_s, dcpu);
@@ -589,7 +482,7 @@ cmd_sign(int argc, char **argv)
 		        (unsigned long long)lr->verified, (unsigned long long)lr->b.ok);
 		goto out;
 	}
-	if (!o.baseline) {
+	if (!o.c.baseline) {
 		rc = BENCH_EXIT_OK;
 		goto out;
 	}
@@ -598,11 +491,11 @@ cmd_sign(int argc, char **argv)
 	run.alg = kd.alg;
 	run.hash = o.hash;
 	run.pad = kd.pad;
-	run.threads = o.baseline_threads;
-	run.warmup = o.warmup;
-	run.seconds = o.seconds;
+	run.threads = o.c.baseline_threads;
+	run.warmup = o.c.warmup;
+	run.seconds = o.c.seconds;
 	/* Sign-only first, then sign + C_Verify when asked (the appliance's own work). */
-	for (pass = 0; pass <= o.baseline_verify; pass++) {
+	for (pass = 0; pass <= o.c.baseline_verify; pass++) {
 		run.verify = pass;
 		if ((r = bench_p11_run(p11, &run, br)) != 0 || br->failed > 0) {
 			fprintf(stderr, PROG ": baseline failed%s%s\n", r != 0 ? ": " : "",
@@ -617,7 +510,7 @@ cmd_sign(int argc, char **argv)
 		printf("baseline=%s baseline_threads=%u baseline_signatures=%llu "
 		       "baseline_throughput_per_s=%.1f baseline_p50_us=%.1f baseline_p99_us=%.1f "
 		       "baseline_cpu_s=%.2f ratio=%.3f\n",
-		       pass ? "raw-pkcs11-verify" : "raw-pkcs11", o.baseline_threads,
+		       pass ? "raw-pkcs11-verify" : "raw-pkcs11", o.c.baseline_threads,
 		       (unsigned long long)br->ops, btput, bench_hist_quantile_us(&br->lat, 0.50),
 		       bench_hist_quantile_us(&br->lat, 0.99), br->cpu_s, tput / btput);
 		fflush(stdout);
