@@ -214,10 +214,11 @@ expect 1 "$signet" verify app.bin --sig nochain.p7s --ca root.pem
 expect 0 "$signet" verify app.bin --sig nochain.p7s --ca root.pem --untrusted inter.pem
 # a flipped byte in the signature value, and a signature file that is not CMS
 "$addts" sigvalue good.p7s sv.bin
-python3 - good.p7s badsig.p7s "$(xxd -p sv.bin | tr -d '\n')" <<'EOF'
+python3 - good.p7s badsig.p7s sv.bin <<'EOF'
 import sys
 data = open(sys.argv[1], "rb").read()
-sv = bytes.fromhex(sys.argv[3])
+sv = open(sys.argv[3], "rb").read()
+assert len(sv) > 16, "no signature value"
 i = data.index(sv)
 data = data[:i + 10] + bytes([data[i + 10] ^ 0xff]) + data[i + 11:]
 open(sys.argv[2], "wb").write(data)

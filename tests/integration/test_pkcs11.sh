@@ -13,6 +13,8 @@ command -v pkcs11-tool >/dev/null || { echo "pkcs11-tool missing: skipped"; exit
 MOD=$SG_BINARY_DIR/lib/libsignet-pkcs11.so
 [[ -f $MOD ]] || fail "$MOD not built"
 dev_up
+# unhex HEX: the bytes the hex string spells, on stdout (no xxd on a bare Debian).
+unhex() { python3 -c "import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))" "$1"; }
 export SIGNET_PKCS11_CONFIG=$DEVDIR/pkcs11.conf
 [[ -f $SIGNET_PKCS11_CONFIG ]] || fail "signet-dev wrote no pkcs11.conf"
 cd "$WORK"
@@ -60,7 +62,7 @@ openssl dgst -sha256 -verify ec.pem -signature s2 data >/dev/null || fail "CKM_E
 pass "ECDSA and ECDSA-SHA256 verified by openssl"
 
 # CKM_RSA_PKCS takes a DigestInfo (RFC 8017 9.2 prefix of SHA-256).
-{ printf '3031300d060960864801650304020105000420' | xxd -r -p; cat d256; } >di
+{ unhex 3031300d060960864801650304020105000420; cat d256; } >di
 sign build-signing-rsa2048 RSA-PKCS di s3
 openssl pkeyutl -verify -pubin -inkey rsa.pem -in d256 -sigfile s3 -pkeyopt digest:sha256 \
 	>/dev/null || fail "CKM_RSA_PKCS"
@@ -80,7 +82,7 @@ if p11 --id "$(kid build-signing-rsa2048)" --sign -m RSA-PKCS -i data -o x >/dev
 fi
 # (pkcs11-tool tries C_SignUpdate first, which the raw mechanisms refuse.)
 grep -Eq "CKR_DATA_INVALID|CKR_FUNCTION_NOT_SUPPORTED" err.txt || fail "raw data: $(cat err.txt)"
-{ printf '3021300906052b0e03021a05000414' | xxd -r -p; head -c 20 d256; } >di1
+{ unhex 3021300906052b0e03021a05000414; head -c 20 d256; } >di1
 if p11 --id "$(kid build-signing-rsa2048)" --sign -m RSA-PKCS -i di1 -o x >/dev/null 2>err.txt; then
 	fail "CKM_RSA_PKCS signed a SHA-1 DigestInfo"
 fi
