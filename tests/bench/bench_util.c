@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,19 @@ bench_parse_secs(const char *s, double lo, double hi, double *out)
 		return SG_ERR_INVALID_ARG;
 	*out = v;
 	return 0;
+}
+
+int
+bench_usage_error(const char *prog, const char *help, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(%s --help for usage)\n", help);
+	return 2;
 }
 
 static int

@@ -69,6 +69,13 @@ int bench_parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigne
 /* Seconds (decimal, [lo, hi]) into *out; 0 or SG_ERR_INVALID_ARG. */
 int bench_parse_secs(const char *s, double lo, double hi, double *out);
 
+/*
+ * Says on stderr "PROG: <fmt...>" and "(HELP --help for usage)"; returns 2,
+ * the exit status of a usage error in every mode.
+ */
+int bench_usage_error(const char *prog, const char *help, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* The median of v[0..n) (sorts v); 0 when n is 0. */
 double bench_median(double *v, size_t n);
 

@@ -52,7 +52,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,20 +167,8 @@ static const char crl_usage[] =
     "\n"
     "Exit status: 0 the run completed; 1 it failed; 2 usage error.\n";
 
-static int cb_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-cb_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, CB_PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(" CB_PROG " --help for usage)\n");
-	return CB_EXIT_USAGE;
-}
+/* Says what is wrong with the command line; returns CB_EXIT_USAGE. */
+#define cb_usage_error(...) bench_usage_error(CB_PROG, CB_PROG, __VA_ARGS__)
 
 /* "1000,10000,100000" into o->sizes, strictly ascending; 0 or SG_ERR_INVALID_ARG. */
 static int

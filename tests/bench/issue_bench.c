@@ -45,7 +45,6 @@
 
 #include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,20 +132,8 @@ static const char issue_usage[] =
     "client failed, a certificate did not check out, the baseline failed);\n"
     "2 usage error.\n";
 
-static int ib_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-ib_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, IB_PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(" IB_PROG " --help for usage)\n");
-	return IB_EXIT_USAGE;
-}
+/* Says what is wrong with the command line; returns IB_EXIT_USAGE. */
+#define ib_usage_error(...) bench_usage_error(IB_PROG, IB_PROG, __VA_ARGS__)
 
 enum ib_opt {
 	IO_CSR = BENCH_OPT_MODE_FIRST,

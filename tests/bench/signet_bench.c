@@ -51,7 +51,6 @@
 
 #include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,21 +157,8 @@ main_usage(FILE *fp)
 		fprintf(fp, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* Says what is wrong with the command line; returns BENCH_EXIT_USAGE. */
-static int
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(" PROG " sign --help for usage)\n");
-	return BENCH_EXIT_USAGE;
-}
+#define usage_error(...) bench_usage_error(PROG, PROG " sign", __VA_ARGS__)
 
 enum sign_opt {
 	O_KEY = BENCH_OPT_MODE_FIRST,
