@@ -1,5 +1,6 @@
 /* sg_cms: see sg_cms.h and docs/formats.md. */
 #include "sg_cms.h"
+#include "sg_formats_priv.h"
 #include "sg_err.h"
 
 #include <limits.h>
@@ -272,8 +273,7 @@ sg_cms_tbs(CMS_SignerInfo *si, const EVP_MD *md, unsigned char *tbs, size_t *tbs
 {
 	STACK_OF(X509_ATTRIBUTE) * attrs;
 	unsigned char *der = NULL;
-	unsigned int n = 0;
-	int i, len, r = SG_ERR_INTERNAL;
+	int i, len = 0, r = SG_ERR_INTERNAL;
 
 	if ((attrs = sk_X509_ATTRIBUTE_new_null()) == NULL)
 		return SG_ERR_NOMEM;
@@ -283,11 +283,8 @@ sg_cms_tbs(CMS_SignerInfo *si, const EVP_MD *md, unsigned char *tbs, size_t *tbs
 			goto out;
 		}
 	}
-	len = ASN1_item_i2d((ASN1_VALUE *)attrs, &der, ASN1_ITEM_rptr(SG_CMS_SIGNED_ATTRS));
-	if (len <= 0 || EVP_Digest(der, (size_t)len, tbs, &n, md, NULL) != 1 || n > SG_HASH_MAX_LEN)
-		goto out;
-	*tbs_len = n;
-	r = 0;
+	r = sg_fmt_tbs_digest((ASN1_VALUE *)attrs, ASN1_ITEM_rptr(SG_CMS_SIGNED_ATTRS), md, &der,
+	                      &len, tbs, tbs_len);
 out:
 	OPENSSL_free(der);
 	sk_X509_ATTRIBUTE_free(attrs); /* the attributes stay the SignerInfo's */
@@ -434,8 +431,9 @@ sg_cms_finish(struct sg_cms_build *b, const unsigned char *sig, size_t sig_len, 
               size_t *der_len)
 {
 	ASN1_OCTET_STRING *os;
-	unsigned char *buf = NULL, *p;
-	int len, r = SG_ERR_INTERNAL;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int r = SG_ERR_INTERNAL;
 
 	if (der != NULL)
 		*der = NULL;
@@ -450,19 +448,12 @@ sg_cms_finish(struct sg_cms_build *b, const unsigned char *sig, size_t sig_len, 
 		r = SG_ERR_NOMEM;
 		goto out;
 	}
-	if ((len = i2d_CMS_ContentInfo(b->cms, NULL)) <= 0)
+	if ((r = SG_FMT_DER(CMS_ContentInfo, b->cms, &buf, &len)) != 0)
 		goto out;
-	if ((buf = malloc((size_t)len)) == NULL) {
-		r = SG_ERR_NOMEM;
-		goto out;
-	}
-	p = buf;
-	if (i2d_CMS_ContentInfo(b->cms, &p) != len)
-		goto out;
-	if ((r = sg_cms_self_verify(buf, (size_t)len, b->cert)) != 0)
+	if ((r = sg_cms_self_verify(buf, len, b->cert)) != 0)
 		goto out;
 	*der = buf;
-	*der_len = (size_t)len;
+	*der_len = len;
 	buf = NULL;
 	r = 0;
 out:
@@ -626,8 +617,8 @@ sg_cms_add_timestamp(const unsigned char *cms, size_t len, const unsigned char *
 	CMS_ContentInfo *c = NULL;
 	CMS_SignerInfo *si;
 	ASN1_OCTET_STRING *sigv;
-	unsigned char *tok = NULL, *buf = NULL, *p;
-	int tok_len = 0, blen, r;
+	unsigned char *tok = NULL;
+	int tok_len = 0, r;
 
 	if (out != NULL)
 		*out = NULL;
@@ -651,23 +642,10 @@ sg_cms_add_timestamp(const unsigned char *cms, size_t len, const unsigned char *
 	if (CMS_unsigned_add1_attr_by_NID(si, NID_id_smime_aa_timeStampToken, V_ASN1_SEQUENCE, tok,
 	                                  tok_len) != 1)
 		goto out;
-	if ((blen = i2d_CMS_ContentInfo(c, NULL)) <= 0)
-		goto out;
-	if ((buf = malloc((size_t)blen)) == NULL) {
-		r = SG_ERR_NOMEM;
-		goto out;
-	}
-	p = buf;
-	if (i2d_CMS_ContentInfo(c, &p) != blen)
-		goto out;
-	*out = buf;
-	*out_len = (size_t)blen;
-	buf = NULL;
-	r = 0;
+	r = SG_FMT_DER(CMS_ContentInfo, c, out, out_len);
 out:
 	if (r != 0)
 		ERR_clear_error();
-	free(buf);
 	OPENSSL_free(tok);
 	CMS_ContentInfo_free(c);
 	return r;

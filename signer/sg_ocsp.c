@@ -1,5 +1,6 @@
 /* sg_ocsp: see sg_ocsp.h and docs/formats.md. */
 #include "sg_ocsp.h"
+#include "sg_formats_priv.h"
 #include "sg_err.h"
 #include "sg_x509.h"
 
@@ -444,7 +445,6 @@ sg_ocsp_begin(X509 *signer, X509 *issuer, const struct sg_ocsp_query *q,
 {
 	struct sg_ocsp_build *b = NULL;
 	SG_OCSP_RESPDATA *rd = NULL;
-	unsigned int dlen = 0;
 	size_t i;
 	int r;
 
@@ -488,14 +488,9 @@ sg_ocsp_begin(X509 *signer, X509 *issuer, const struct sg_ocsp_query *q,
 	if ((r = sg_ocsp_responses(rd, issuer, q, st, n, nonce, nonce_len, produced_at,
 	                           next_update)) != 0)
 		goto out;
-	r = SG_ERR_INTERNAL;
-	if ((b->tbs_len =
-	         ASN1_item_i2d((ASN1_VALUE *)rd, &b->tbs, ASN1_ITEM_rptr(SG_OCSP_RESPDATA))) <= 0)
+	if ((r = sg_fmt_tbs_digest((ASN1_VALUE *)rd, ASN1_ITEM_rptr(SG_OCSP_RESPDATA),
+	                           sg_hash_md(hash), &b->tbs, &b->tbs_len, tbs, tbs_len)) != 0)
 		goto out;
-	if (EVP_Digest(b->tbs, (size_t)b->tbs_len, tbs, &dlen, sg_hash_md(hash), NULL) != 1 ||
-	    dlen > SG_HASH_MAX_LEN)
-		goto out;
-	*tbs_len = dlen;
 	*out = b;
 	b = NULL;
 	r = 0;
@@ -513,21 +508,14 @@ sg_ocsp_encode_basic(const struct sg_ocsp_build *b, const unsigned char *sig, si
                      unsigned char **der, int *der_len)
 {
 	SG_OCSP_BASIC *s;
-	ASN1_STRING *seq = NULL;
-	int r = SG_ERR_NOMEM;
+	int r;
 
 	if ((s = (SG_OCSP_BASIC *)ASN1_item_new(ASN1_ITEM_rptr(SG_OCSP_BASIC))) == NULL)
 		return SG_ERR_NOMEM;
-	if ((seq = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) == NULL ||
-	    ASN1_STRING_set(seq, b->tbs, b->tbs_len) != 1)
+	if ((r = sg_fmt_signed_set(s->tbs, s->alg, s->sig, b->tbs, b->tbs_len, b->alg, sig,
+	                           sig_len)) != 0)
 		goto out;
-	ASN1_TYPE_set(s->tbs, V_ASN1_SEQUENCE, seq);
-	seq = NULL;
-	if (X509_ALGOR_copy(s->alg, b->alg) != 1 || ASN1_STRING_set(s->sig, sig, (int)sig_len) != 1)
-		goto out;
-	/* Whole octets: no unused bits counted from the signature's trailing zeros. */
-	s->sig->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
-	s->sig->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+	r = SG_ERR_NOMEM;
 	if (b->include_signer) {
 		if ((s->certs = sk_X509_new_null()) == NULL || X509_up_ref(b->signer) != 1)
 			goto out;
@@ -541,30 +529,8 @@ sg_ocsp_encode_basic(const struct sg_ocsp_build *b, const unsigned char *sig, si
 		goto out;
 	r = 0;
 out:
-	ASN1_STRING_free(seq);
 	ASN1_item_free((ASN1_VALUE *)s, ASN1_ITEM_rptr(SG_OCSP_BASIC));
 	return r;
-}
-
-/* The DER of resp in a malloc'd buffer. */
-static int
-sg_ocsp_resp_der(OCSP_RESPONSE *resp, unsigned char **der, size_t *der_len)
-{
-	unsigned char *buf, *p;
-	int len;
-
-	if ((len = i2d_OCSP_RESPONSE(resp, NULL)) <= 0)
-		return SG_ERR_INTERNAL;
-	if ((buf = malloc((size_t)len)) == NULL)
-		return SG_ERR_NOMEM;
-	p = buf;
-	if (i2d_OCSP_RESPONSE(resp, &p) != len) {
-		free(buf);
-		return SG_ERR_INTERNAL;
-	}
-	*der = buf;
-	*der_len = (size_t)len;
-	return 0;
 }
 
 /*
@@ -626,7 +592,7 @@ sg_ocsp_finish(struct sg_ocsp_build *b, const unsigned char *sig, size_t sig_len
 		goto out;
 	if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs)) == NULL)
 		goto out;
-	if ((r = sg_ocsp_resp_der(resp, &buf, &len)) != 0)
+	if ((r = SG_FMT_DER(OCSP_RESPONSE, resp, &buf, &len)) != 0)
 		goto out;
 	if ((r = sg_ocsp_self_verify(buf, len, b->signer)) != 0)
 		goto out;
@@ -680,7 +646,7 @@ sg_ocsp_error_response(int status, unsigned char **der, size_t *der_len)
 		ERR_clear_error();
 		return SG_ERR_NOMEM;
 	}
-	r = sg_ocsp_resp_der(resp, der, der_len);
+	r = SG_FMT_DER(OCSP_RESPONSE, resp, der, der_len);
 	OCSP_RESPONSE_free(resp);
 	return r;
 }

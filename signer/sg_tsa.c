@@ -1,5 +1,6 @@
 /* sg_tsa: see sg_tsa.h and docs/formats.md. */
 #include "sg_tsa.h"
+#include "sg_formats_priv.h"
 #include "sg_err.h"
 
 #include <stdio.h>
@@ -72,35 +73,11 @@ ASN1_SEQUENCE(SG_PKI_STATUS_INFO) = {
 	ASN1_OPT(SG_PKI_STATUS_INFO, failure_info, ASN1_BIT_STRING),
 } static_ASN1_SEQUENCE_END(SG_PKI_STATUS_INFO)
 
-/* Declared here also to end the macros for clang-format. */
-static int sg_tsa_resp_der(const TS_RESP *tr, unsigned char **resp, size_t *resp_len);
-/* clang-format on */
+    /* clang-format on */
 
-/* ---- responses ----------------------------------------------------------- */
+    /* ---- responses ----------------------------------------------------------- */
 
-/* The DER TimeStampResp of tr in a malloc'd buffer. */
-static int
-sg_tsa_resp_der(const TS_RESP *tr, unsigned char **resp, size_t *resp_len)
-{
-	unsigned char *buf, *p;
-	int len;
-
-	if ((len = i2d_TS_RESP(tr, NULL)) <= 0)
-		return SG_ERR_INTERNAL;
-	if ((buf = malloc((size_t)len)) == NULL)
-		return SG_ERR_NOMEM;
-	p = buf;
-	if (i2d_TS_RESP(tr, &p) != len) {
-		free(buf);
-		return SG_ERR_INTERNAL;
-	}
-	*resp = buf;
-	*resp_len = (size_t)len;
-	return 0;
-}
-
-int
-sg_tsa_reject(int failinfo, const char *text, unsigned char **resp, size_t *resp_len)
+    int sg_tsa_reject(int failinfo, const char *text, unsigned char **resp, size_t *resp_len)
 {
 	SG_PKI_STATUS_INFO *psi = NULL;
 	TS_STATUS_INFO *si = NULL;
@@ -141,7 +118,7 @@ sg_tsa_reject(int failinfo, const char *text, unsigned char **resp, size_t *resp
 		goto out;
 	if ((tr = TS_RESP_new()) == NULL || TS_RESP_set_status_info(tr, si) != 1)
 		goto out;
-	r = sg_tsa_resp_der(tr, resp, resp_len);
+	r = SG_FMT_DER(TS_RESP, tr, resp, resp_len);
 out:
 	if (r != 0)
 		ERR_clear_error();
@@ -154,30 +131,6 @@ out:
 }
 
 /* ---- configuration ------------------------------------------------------- */
-
-/* A dotted OID only (no names): NULL otherwise. */
-static ASN1_OBJECT *
-sg_tsa_oid(const char *s)
-{
-	ASN1_OBJECT *obj;
-	char canon[256];
-	size_t i;
-
-	if (s == NULL || s[0] == '\0' || strlen(s) > 200)
-		return NULL;
-	for (i = 0; s[i] != '\0'; i++) {
-		if ((s[i] < '0' || s[i] > '9') && s[i] != '.')
-			return NULL;
-	}
-	if ((obj = OBJ_txt2obj(s, 1)) == NULL)
-		return NULL;
-	/* OpenSSL reads "1..2" as 1.0.2: only the canonical spelling is taken. */
-	if (OBJ_obj2txt(canon, sizeof(canon), obj, 1) <= 0 || strcmp(canon, s) != 0) {
-		ASN1_OBJECT_free(obj);
-		return NULL;
-	}
-	return obj;
-}
 
 /* RFC 3161 2.3: extendedKeyUsage critical, with timeStamping as its only purpose. */
 static int
@@ -236,7 +189,7 @@ sg_tsa_new(const struct sg_tsa_config *cfg, char *why, size_t why_len)
 		sg_whyf(why, why_len, "TSA: out of memory");
 		return NULL;
 	}
-	if ((t->policy = sg_tsa_oid(cfg->policy_oid)) == NULL) {
+	if ((t->policy = sg_fmt_oid(cfg->policy_oid)) == NULL) {
 		sg_whyf(why, why_len, "TSA: default policy is not a dotted OID");
 		goto out;
 	}
@@ -251,7 +204,7 @@ sg_tsa_new(const struct sg_tsa_config *cfg, char *why, size_t why_len)
 		goto out;
 	}
 	for (i = 0; i < cfg->n_accepted; i++, t->n_accepted++) {
-		if ((t->accepted[i] = sg_tsa_oid(cfg->accepted_policies[i])) == NULL) {
+		if ((t->accepted[i] = sg_fmt_oid(cfg->accepted_policies[i])) == NULL) {
 			sg_whyf(why, why_len, "TSA: accepted policy %zu is not a dotted OID",
 			        i + 1);
 			goto out;
@@ -611,7 +564,7 @@ sg_tsa_finish(struct sg_cms_build *b, const unsigned char *sig, size_t sig_len,
 	if ((len = i2d_PKCS7(TS_RESP_get_token(tr), &tok)) <= 0 || (size_t)len != cms_len ||
 	    memcmp(tok, cms, cms_len) != 0)
 		goto out;
-	r = sg_tsa_resp_der(tr, resp, resp_len);
+	r = SG_FMT_DER(TS_RESP, tr, resp, resp_len);
 out:
 	if (r != 0)
 		ERR_clear_error();
@@ -629,14 +582,14 @@ sg_tsa_make_request(enum sg_hash hash, const unsigned char *digest, size_t len, 
                     const unsigned char *nonce, size_t nonce_len, unsigned char **der,
                     size_t *der_len)
 {
-	unsigned char d[SG_HASH_MAX_LEN], *buf = NULL, *p;
+	unsigned char d[SG_HASH_MAX_LEN];
 	TS_MSG_IMPRINT *imp = NULL;
 	X509_ALGOR *alg = NULL;
 	ASN1_INTEGER *n = NULL;
 	TS_REQ *tr = NULL;
 	BIGNUM *bn = NULL;
 	const EVP_MD *md;
-	int blen, r = SG_ERR_NOMEM;
+	int r = SG_ERR_NOMEM;
 
 	if (der != NULL)
 		*der = NULL;
@@ -662,23 +615,10 @@ sg_tsa_make_request(enum sg_hash hash, const unsigned char *digest, size_t len, 
 		    (n = BN_to_ASN1_INTEGER(bn, NULL)) == NULL || TS_REQ_set_nonce(tr, n) != 1)
 			goto out;
 	}
-	if ((blen = i2d_TS_REQ(tr, NULL)) <= 0)
-		goto out;
-	if ((buf = malloc((size_t)blen)) == NULL) {
-		r = SG_ERR_NOMEM;
-		goto out;
-	}
-	p = buf;
-	if (i2d_TS_REQ(tr, &p) != blen)
-		goto out;
-	*der = buf;
-	*der_len = (size_t)blen;
-	buf = NULL;
-	r = 0;
+	r = SG_FMT_DER(TS_REQ, tr, der, der_len);
 out:
 	if (r != 0)
 		ERR_clear_error();
-	free(buf);
 	BN_free(bn);
 	ASN1_INTEGER_free(n);
 	X509_ALGOR_free(alg);

@@ -1,5 +1,6 @@
 /* sg_x509: see sg_x509.h and docs/formats.md. */
 #include "sg_x509.h"
+#include "sg_formats_priv.h"
 #include "sg_cms.h"
 #include "sg_err.h"
 
@@ -310,29 +311,6 @@ out:
 	return r;
 }
 
-/* A dotted OID in canonical form only (OpenSSL reads "1..2" as 1.0.2). */
-static ASN1_OBJECT *
-sg_x509_oid(const char *s)
-{
-	ASN1_OBJECT *obj;
-	char canon[256];
-	size_t i;
-
-	if (s == NULL || s[0] == '\0' || strlen(s) > 200)
-		return NULL;
-	for (i = 0; s[i] != '\0'; i++) {
-		if ((s[i] < '0' || s[i] > '9') && s[i] != '.')
-			return NULL;
-	}
-	if ((obj = OBJ_txt2obj(s, 1)) == NULL)
-		return NULL;
-	if (OBJ_obj2txt(canon, sizeof(canon), obj, 1) <= 0 || strcmp(canon, s) != 0) {
-		ASN1_OBJECT_free(obj);
-		return NULL;
-	}
-	return obj;
-}
-
 /* A URI GeneralName: printable ASCII without spaces, 1..SG_X509_MAX_URL bytes. */
 static int
 sg_x509_uri(const char *url, GENERAL_NAME **out)
@@ -453,7 +431,7 @@ sg_x509_add_policies(STACK_OF(X509_EXTENSION) * *exts, const char *const *oids, 
 			goto out;
 		ASN1_OBJECT_free(pi->policyid);
 		/* RFC 5280 4.2.1.4: a policy OID appears at most once. */
-		if ((pi->policyid = sg_x509_oid(oids[i])) == NULL) {
+		if ((pi->policyid = sg_fmt_oid(oids[i])) == NULL) {
 			r = SG_ERR_INVALID_ARG;
 			goto out;
 		}
@@ -640,15 +618,7 @@ static int
 sg_x509_tbs(struct sg_x509_build *b, const ASN1_VALUE *val, const ASN1_ITEM *it, enum sg_hash hash,
             unsigned char *tbs, size_t *tbs_len)
 {
-	unsigned int n = 0;
-
-	if ((b->tbs_len = ASN1_item_i2d(val, &b->tbs, it)) <= 0)
-		return SG_ERR_INTERNAL;
-	if (EVP_Digest(b->tbs, (size_t)b->tbs_len, tbs, &n, sg_hash_md(hash), NULL) != 1 ||
-	    n > SG_HASH_MAX_LEN)
-		return SG_ERR_INTERNAL;
-	*tbs_len = n;
-	return 0;
+	return sg_fmt_tbs_digest(val, it, sg_hash_md(hash), &b->tbs, &b->tbs_len, tbs, tbs_len);
 }
 
 int
@@ -725,42 +695,15 @@ sg_x509_encode_signed(const struct sg_x509_build *b, const unsigned char *sig, s
                       unsigned char **der, size_t *der_len)
 {
 	SG_X509_SIGNED *s;
-	ASN1_STRING *seq = NULL;
-	unsigned char *buf = NULL, *p;
-	int len, r = SG_ERR_NOMEM;
+	int r;
 
 	if ((s = (SG_X509_SIGNED *)ASN1_item_new(ASN1_ITEM_rptr(SG_X509_SIGNED))) == NULL)
 		return SG_ERR_NOMEM;
-	if ((seq = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) == NULL ||
-	    ASN1_STRING_set(seq, b->tbs, b->tbs_len) != 1)
+	if ((r = sg_fmt_signed_set(s->tbs, s->alg, s->sig, b->tbs, b->tbs_len, b->alg, sig,
+	                           sig_len)) != 0)
 		goto out;
-	ASN1_TYPE_set(s->tbs, V_ASN1_SEQUENCE, seq);
-	seq = NULL;
-	if (X509_ALGOR_copy(s->alg, b->alg) != 1 || ASN1_STRING_set(s->sig, sig, (int)sig_len) != 1)
-		goto out;
-	/*
-	 * A signature is a whole number of octets: say so, or the encoder
-	 * would count the trailing zero bits of the last octet as unused.
-	 */
-	s->sig->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
-	s->sig->flags |= ASN1_STRING_FLAG_BITS_LEFT;
-	r = SG_ERR_INTERNAL;
-	if ((len = ASN1_item_i2d((ASN1_VALUE *)s, NULL, ASN1_ITEM_rptr(SG_X509_SIGNED))) <= 0)
-		goto out;
-	if ((buf = malloc((size_t)len)) == NULL) {
-		r = SG_ERR_NOMEM;
-		goto out;
-	}
-	p = buf;
-	if (ASN1_item_i2d((ASN1_VALUE *)s, &p, ASN1_ITEM_rptr(SG_X509_SIGNED)) != len)
-		goto out;
-	*der = buf;
-	*der_len = (size_t)len;
-	buf = NULL;
-	r = 0;
+	r = sg_fmt_item_der((ASN1_VALUE *)s, ASN1_ITEM_rptr(SG_X509_SIGNED), der, der_len);
 out:
-	free(buf);
-	ASN1_STRING_free(seq);
 	ASN1_item_free((ASN1_VALUE *)s, ASN1_ITEM_rptr(SG_X509_SIGNED));
 	return r;
 }
