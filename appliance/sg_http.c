@@ -1130,33 +1130,6 @@ sg_http_forward(struct sg_http *h, struct sg_http_req *r)
 	h->pending = r;
 }
 
-/* Reads the id of a reply (any shape) without decoding it. */
-static int
-sg_http_peek_id(struct sg_http *h, const void *buf, size_t len, uint64_t *id)
-{
-	msgpack_object obj;
-	const msgpack_object_kv *kv;
-	size_t off = 0;
-	uint32_t i;
-
-	if (sg_wire_preflight(buf, len, SG_WIRE_MAX_DEPTH) != 0)
-		return SG_ERR_MALFORMED;
-	msgpack_zone_clear(&h->zone);
-	if (msgpack_unpack(buf, len, &off, &h->zone, &obj) != MSGPACK_UNPACK_SUCCESS ||
-	    off != len || obj.type != MSGPACK_OBJECT_MAP)
-		return SG_ERR_MALFORMED;
-	for (i = 0; i < obj.via.map.size; i++) {
-		kv = &obj.via.map.ptr[i];
-		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 2 &&
-		    memcmp(kv->key.via.str.ptr, "id", 2) == 0 &&
-		    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-			*id = kv->val.via.u64;
-			return 0;
-		}
-	}
-	return SG_ERR_MISSING_FIELD;
-}
-
 static struct sg_http_req *
 sg_http_unlink(struct sg_http *h, uint64_t id)
 {
@@ -1181,7 +1154,7 @@ sg_http_reply(struct sg_http *h, const void *buf, size_t len)
 	uint64_t id = 0;
 	int rc;
 
-	if (sg_http_peek_id(h, buf, len, &id) != 0 || (r = sg_http_unlink(h, id)) == NULL) {
+	if (sg_wire_peek_id(&h->zone, buf, len, &id) != 0 || (r = sg_http_unlink(h, id)) == NULL) {
 		/* A late answer to a request that timed out, or garbage. */
 		atomic_fetch_add_explicit(&h->stale, 1, memory_order_relaxed);
 		sg_debug("http: dropped a reply of %zu bytes (id %" PRIu64 " not pending)", len,

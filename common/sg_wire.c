@@ -292,6 +292,32 @@ sg_wire_preflight(const unsigned char *p, size_t len, unsigned max_depth)
 	return off == len ? 0 : SG_ERR_MALFORMED;
 }
 
+int
+sg_wire_peek_id(msgpack_zone *zone, const void *buf, size_t len, uint64_t *id)
+{
+	msgpack_object obj;
+	const msgpack_object_kv *kv;
+	size_t off = 0;
+	uint32_t i;
+
+	if (zone == NULL || id == NULL || sg_wire_preflight(buf, len, SG_WIRE_MAX_DEPTH) != 0)
+		return SG_ERR_MALFORMED;
+	msgpack_zone_clear(zone);
+	if (msgpack_unpack(buf, len, &off, zone, &obj) != MSGPACK_UNPACK_SUCCESS || off != len ||
+	    obj.type != MSGPACK_OBJECT_MAP)
+		return SG_ERR_MALFORMED;
+	for (i = 0; i < obj.via.map.size; i++) {
+		kv = &obj.via.map.ptr[i];
+		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 2 &&
+		    memcmp(kv->key.via.str.ptr, "id", 2) == 0 &&
+		    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+			*id = kv->val.via.u64;
+			return 0;
+		}
+	}
+	return SG_ERR_MISSING_FIELD;
+}
+
 struct sg_wire_dec {
 	msgpack_zone zone;
 };

@@ -347,6 +347,15 @@ int sg_wire_utf8_valid(const unsigned char *p, size_t len);
  */
 int sg_wire_preflight(const unsigned char *p, size_t len, unsigned max_depth);
 
+/*
+ * Reads the id of a reply of any shape (an error reply, or one for another
+ * op) without decoding the rest, to match it to its request: the first
+ * "id" key with a positive integer value.  zone is cleared and reused.
+ * Returns 0, SG_ERR_MALFORMED (not one well-formed msgpack map) or
+ * SG_ERR_MISSING_FIELD (no such id).
+ */
+int sg_wire_peek_id(msgpack_zone *zone, const void *buf, size_t len, uint64_t *id);
+
 /* A reusable decoder (owns a msgpack zone, so decoding allocates only at warm-up). */
 struct sg_wire_dec;
 struct sg_wire_dec *sg_wire_dec_new(void);

@@ -671,33 +671,6 @@ sg_client_relink(struct signet_client *c, int64_t now)
 		c->relink_ms = SG_CLIENT_RELINK_MAX_MS;
 }
 
-/* Reads the id of a reply (any shape) without decoding it. */
-static int
-sg_client_peek_id(struct signet_client *c, const void *buf, size_t len, uint64_t *id)
-{
-	msgpack_object obj;
-	const msgpack_object_kv *kv;
-	size_t off = 0;
-	uint32_t i;
-
-	if (sg_wire_preflight(buf, len, SG_WIRE_MAX_DEPTH) != 0)
-		return SG_ERR_MALFORMED;
-	msgpack_zone_clear(&c->zone);
-	if (msgpack_unpack(buf, len, &off, &c->zone, &obj) != MSGPACK_UNPACK_SUCCESS ||
-	    off != len || obj.type != MSGPACK_OBJECT_MAP)
-		return SG_ERR_MALFORMED;
-	for (i = 0; i < obj.via.map.size; i++) {
-		kv = &obj.via.map.ptr[i];
-		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 2 &&
-		    memcmp(kv->key.via.str.ptr, "id", 2) == 0 &&
-		    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-			*id = kv->val.via.u64;
-			return 0;
-		}
-	}
-	return SG_ERR_MISSING_FIELD;
-}
-
 /* Matches one reply to its request and decodes it. */
 static void
 sg_client_reply(struct signet_client *c, const void *buf, size_t len, int64_t now)
@@ -707,7 +680,7 @@ sg_client_reply(struct signet_client *c, const void *buf, size_t len, int64_t no
 	uint64_t id = 0;
 	int r;
 
-	if (sg_client_peek_id(c, buf, len, &id) != 0) {
+	if (sg_wire_peek_id(&c->zone, buf, len, &id) != 0) {
 		sg_debug("dropped a reply of %zu bytes without a readable id", len);
 		return;
 	}

@@ -497,6 +497,63 @@ test_header_errors(void **state)
 	assert_int_equal(decode(&out, &have_id, why), SG_ERR_MALFORMED);
 }
 
+/* The id of any reply shape, found without decoding the rest. */
+static void
+test_peek_id(void **state)
+{
+	msgpack_zone zone;
+	uint64_t id = 0;
+
+	(void)state;
+	assert_true(msgpack_zone_init(&zone, 1024));
+	/* an error reply for some other op: the id is all that is read */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 3);
+	pstr("v");
+	msgpack_pack_uint64(&pk, 1);
+	pstr("err");
+	pstr("whatever");
+	pstr("id");
+	msgpack_pack_uint64(&pk, 0x1122334455667788ULL);
+	assert_int_equal(sg_wire_peek_id(&zone, sb.data, sb.size, &id), 0);
+	assert_true(id == 0x1122334455667788ULL);
+	/* the first well-typed id: a negative or string id is not one */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 3);
+	pstr("id");
+	msgpack_pack_int64(&pk, -5);
+	pstr("id");
+	pstr("7");
+	pstr("id");
+	msgpack_pack_uint64(&pk, 9);
+	assert_int_equal(sg_wire_peek_id(&zone, sb.data, sb.size, &id), 0);
+	assert_true(id == 9);
+	/* no id; an "idx" key is not "id" */
+	id = 42;
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 1);
+	pstr("idx");
+	msgpack_pack_uint64(&pk, 3);
+	assert_int_equal(sg_wire_peek_id(&zone, sb.data, sb.size, &id), SG_ERR_MISSING_FIELD);
+	assert_true(id == 42);
+	/* not a map, trailing bytes, truncated, nothing */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_array(&pk, 2);
+	pstr("id");
+	msgpack_pack_uint64(&pk, 1);
+	assert_int_equal(sg_wire_peek_id(&zone, sb.data, sb.size, &id), SG_ERR_MALFORMED);
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 1);
+	pstr("id");
+	msgpack_pack_uint64(&pk, 1);
+	msgpack_pack_nil(&pk);
+	assert_int_equal(sg_wire_peek_id(&zone, sb.data, sb.size, &id), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_peek_id(&zone, sb.data, sb.size - 2, &id), SG_ERR_MALFORMED);
+	assert_int_equal(sg_wire_peek_id(&zone, sb.data, 0, &id), SG_ERR_MALFORMED);
+	assert_true(id == 42);
+	msgpack_zone_destroy(&zone);
+}
+
 static void
 test_preflight(void **state)
 {
@@ -2565,6 +2622,7 @@ main(void)
 	    cmocka_unit_test(test_sign_missing_and_types),
 	    cmocka_unit_test(test_header_errors),
 	    cmocka_unit_test(test_preflight),
+	    cmocka_unit_test(test_peek_id),
 	    cmocka_unit_test(test_truncation_everywhere),
 	    cmocka_unit_test(test_too_large),
 	    cmocka_unit_test(test_err_reply),
