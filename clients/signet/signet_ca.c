@@ -10,6 +10,7 @@
  * verifies with the CA's certificate from ca.list.  It never takes a secret,
  * and never encodes or decodes ASN.1, PEM or base64 itself (OpenSSL does).
  */
+#include "sg_duration.h"
 #include "signet_cli.h"
 #include "signet_trust.h"
 
@@ -98,54 +99,6 @@ ca_refused(const struct cli *cli, struct signet_client *c, const char *op, int e
 		m = "";
 	return ca_fail(cli, err, "%s: %s (%s)%s%s", op, sg_strerror(err), sg_err_name(err),
 	               m[0] != '\0' ? ": " : "", m);
-}
-
-/*
- * A duration: one or more NUMBER UNIT pairs, UNIT one of s, m, h, d ("30m",
- * "24h", "7d", "1h30m"), as the profiles write them.  0 and *out (seconds,
- * 1..CA_TTL_MAX), or -1.
- */
-static int
-ca_duration(const char *s, uint64_t *out)
-{
-	uint64_t total = 0, n, unit;
-	const char *q = s;
-
-	if (*q == '\0')
-		return -1;
-	while (*q != '\0') {
-		if (*q < '0' || *q > '9')
-			return -1;
-		for (n = 0; *q >= '0' && *q <= '9'; q++) {
-			n = n * 10 + (uint64_t)(*q - '0');
-			if (n > CA_TTL_MAX)
-				return -1;
-		}
-		switch (*q) {
-		case 's':
-			unit = 1;
-			break;
-		case 'm':
-			unit = 60;
-			break;
-		case 'h':
-			unit = 3600;
-			break;
-		case 'd':
-			unit = 86400;
-			break;
-		default:
-			return -1;
-		}
-		q++;
-		total += n * unit;
-		if (total > CA_TTL_MAX)
-			return -1;
-	}
-	if (total == 0)
-		return -1;
-	*out = total;
-	return 0;
 }
 
 /*
@@ -517,7 +470,8 @@ ca_issue(struct cli *cli, int argc, char **argv)
 			csr = optarg;
 			break;
 		case CA_OPT_TTL:
-			if (ca_duration(optarg, &req->ttl) != 0) {
+			if (sg_duration_parse(optarg, CA_TTL_MAX, &req->ttl) != 0 ||
+			    req->ttl == 0) {
 				code = cli_usage(cli,
 				                 "--ttl '%s' is not a duration (NUMBER and unit s, "
 				                 "m, h or d, as in 30m, 24h, 7d)",
