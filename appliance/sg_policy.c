@@ -880,41 +880,6 @@ out:
 	return r;
 }
 
-/* The key algorithm of a certificate's public key, SG_KEYALG_NONE for any other. */
-static enum sg_keyalg
-sg_policy_pkey_alg(EVP_PKEY *pk)
-{
-	char group[64];
-	size_t glen = 0;
-	int nid;
-
-	if (pk == NULL)
-		return SG_KEYALG_NONE;
-	switch (EVP_PKEY_get_base_id(pk)) {
-	case EVP_PKEY_EC:
-		if (!EVP_PKEY_get_group_name(pk, group, sizeof(group), &glen))
-			return SG_KEYALG_NONE;
-		if ((nid = OBJ_sn2nid(group)) == NID_undef)
-			nid = EC_curve_nist2nid(group);
-		return nid == NID_X9_62_prime256v1 ? SG_KEYALG_EC_P256
-		       : nid == NID_secp384r1      ? SG_KEYALG_EC_P384
-		                                   : SG_KEYALG_NONE;
-	case EVP_PKEY_RSA:
-		switch (EVP_PKEY_get_bits(pk)) {
-		case 2048:
-			return SG_KEYALG_RSA_2048;
-		case 3072:
-			return SG_KEYALG_RSA_3072;
-		case 4096:
-			return SG_KEYALG_RSA_4096;
-		default:
-			return SG_KEYALG_NONE;
-		}
-	default:
-		return SG_KEYALG_NONE;
-	}
-}
-
 /*
  * Splits the file into its certificates: nothing but CERTIFICATE PEM blocks
  * and white space, each block one DER certificate with nothing after it, at
@@ -1172,7 +1137,7 @@ sg_policy_load_cert(struct sg_policy_key *k, size_t i, const struct sg_y_key *yk
 	if ((r = sg_policy_parse_certs(buf, len, certs, doc, f, path, why, why_len)) != 0 ||
 	    (r = sg_policy_check_chain(certs, doc, f, path, why, why_len)) != 0)
 		goto out;
-	got = sg_policy_pkey_alg(X509_get0_pubkey(sk_X509_value(certs, 0)));
+	got = sg_keyalg_of_pkey(X509_get0_pubkey(sk_X509_value(certs, 0)));
 	if (got != k->alg) {
 		sg_yaml_why(
 		    doc, why, why_len, f,

@@ -567,39 +567,6 @@ sg_oid_valid(const char *s)
 	return ok;
 }
 
-/* The key algorithm of a public key, SG_KEYALG_NONE for any other. */
-static enum sg_keyalg
-sg_pkey_alg(EVP_PKEY *pk)
-{
-	char group[64];
-	size_t glen = 0;
-	int nid;
-
-	switch (EVP_PKEY_get_base_id(pk)) {
-	case EVP_PKEY_EC:
-		if (!EVP_PKEY_get_group_name(pk, group, sizeof(group), &glen))
-			return SG_KEYALG_NONE;
-		if ((nid = OBJ_sn2nid(group)) == NID_undef)
-			nid = EC_curve_nist2nid(group);
-		return nid == NID_X9_62_prime256v1 ? SG_KEYALG_EC_P256
-		       : nid == NID_secp384r1      ? SG_KEYALG_EC_P384
-		                                   : SG_KEYALG_NONE;
-	case EVP_PKEY_RSA:
-		switch (EVP_PKEY_get_bits(pk)) {
-		case 2048:
-			return SG_KEYALG_RSA_2048;
-		case 3072:
-			return SG_KEYALG_RSA_3072;
-		case 4096:
-			return SG_KEYALG_RSA_4096;
-		default:
-			return SG_KEYALG_NONE;
-		}
-	default:
-		return SG_KEYALG_NONE;
-	}
-}
-
 /* Describes a public key for an error message: "RSA 1024 bits", "EC secp256k1". */
 static void
 sg_pkey_describe(EVP_PKEY *pk, char *buf, size_t len)
@@ -1672,7 +1639,7 @@ sg_apply_key(const struct sg_profile *p, X509_REQ *csr, struct sg_profile_issue 
 		sg_whyf(why, why_len, "the CSR's public key cannot be decoded");
 		goto out;
 	}
-	alg = sg_pkey_alg(pk);
+	alg = sg_keyalg_of_pkey(pk);
 	if (alg == SG_KEYALG_NONE || !sg_profile_key_allowed(p, alg)) {
 		if (alg == SG_KEYALG_NONE)
 			sg_pkey_describe(pk, desc, sizeof(desc));

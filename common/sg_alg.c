@@ -4,10 +4,13 @@
 
 #include <string.h>
 
+#include <openssl/ec.h>
+#include <openssl/objects.h>
+
 static const char *const sg_hash_names[] = {NULL, "sha256", "sha384", "sha512"};
 static const size_t sg_hash_lens[] = {0, 32, 48, 64};
 static const char *const sg_keyalg_names[] = {NULL,       "ec-p256",  "ec-p384",
-					      "rsa-2048", "rsa-3072", "rsa-4096"};
+                                              "rsa-2048", "rsa-3072", "rsa-4096"};
 static const char *const sg_pad_names[] = {"none", "pkcs1", "pss"};
 
 int
@@ -116,4 +119,38 @@ const char *
 sg_pad_name(enum sg_pad p)
 {
 	return (p >= SG_PAD_NONE && p <= SG_PAD_PSS) ? sg_pad_names[p] : "unknown";
+}
+
+enum sg_keyalg
+sg_keyalg_of_pkey(const EVP_PKEY *pk)
+{
+	char group[64];
+	size_t glen = 0;
+	int nid;
+
+	if (pk == NULL)
+		return SG_KEYALG_NONE;
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_EC:
+		if (!EVP_PKEY_get_group_name(pk, group, sizeof(group), &glen))
+			return SG_KEYALG_NONE;
+		if ((nid = OBJ_sn2nid(group)) == NID_undef)
+			nid = EC_curve_nist2nid(group);
+		return nid == NID_X9_62_prime256v1 ? SG_KEYALG_EC_P256
+		       : nid == NID_secp384r1      ? SG_KEYALG_EC_P384
+		                                   : SG_KEYALG_NONE;
+	case EVP_PKEY_RSA:
+		switch (EVP_PKEY_get_bits(pk)) {
+		case 2048:
+			return SG_KEYALG_RSA_2048;
+		case 3072:
+			return SG_KEYALG_RSA_3072;
+		case 4096:
+			return SG_KEYALG_RSA_4096;
+		default:
+			return SG_KEYALG_NONE;
+		}
+	default:
+		return SG_KEYALG_NONE;
+	}
 }

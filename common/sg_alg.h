@@ -43,6 +43,12 @@ const char *sg_keyalg_name(enum sg_keyalg a);  /* NULL for unknown */
 int sg_keyalg_is_rsa(enum sg_keyalg a);
 /* Maximum DER signature size for the algorithm (ECDSA) or the modulus size (RSA). */
 size_t sg_keyalg_sig_max(enum sg_keyalg a);
+/*
+ * The key algorithm of a public key: EC P-256 or P-384, RSA of 2048, 3072
+ * or 4096 bits; SG_KEYALG_NONE for any other key (other curves, sizes or
+ * types, RSA-PSS keys) and for NULL.
+ */
+enum sg_keyalg sg_keyalg_of_pkey(const EVP_PKEY *pk);
 
 int sg_pad_parse(const char *name, enum sg_pad *out);
 const char *sg_pad_name(enum sg_pad p);        /* "none", "pkcs1", "pss" */
