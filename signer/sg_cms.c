@@ -80,48 +80,17 @@ sg_cms_hash_by_obj(const ASN1_OBJECT *obj, enum sg_hash *hash)
 int
 sg_cms_cert_keyalg(const X509 *cert, enum sg_keyalg *alg)
 {
-	EVP_PKEY *pk;
-	char group[80];
-	size_t glen = 0;
-	int nid;
+	enum sg_keyalg a;
 
-	if (cert == NULL || alg == NULL || (pk = X509_get0_pubkey(cert)) == NULL)
+	if (cert == NULL || alg == NULL)
 		return SG_ERR_INVALID_ARG;
-	/* RSA-PSS keys (EVP_PKEY_RSA_PSS) are refused: CMS here is PKCS#1 v1.5. */
-	switch (EVP_PKEY_get_base_id(pk)) {
-	case EVP_PKEY_EC:
-		if (EVP_PKEY_get_group_name(pk, group, sizeof(group), &glen) != 1)
-			break;
-		nid = OBJ_txt2nid(group);
-		if (nid == NID_X9_62_prime256v1) {
-			*alg = SG_KEYALG_EC_P256;
-			return 0;
-		}
-		if (nid == NID_secp384r1) {
-			*alg = SG_KEYALG_EC_P384;
-			return 0;
-		}
-		break;
-	case EVP_PKEY_RSA:
-		switch (EVP_PKEY_get_bits(pk)) {
-		case 2048:
-			*alg = SG_KEYALG_RSA_2048;
-			return 0;
-		case 3072:
-			*alg = SG_KEYALG_RSA_3072;
-			return 0;
-		case 4096:
-			*alg = SG_KEYALG_RSA_4096;
-			return 0;
-		default:
-			break;
-		}
-		break;
-	default:
-		break;
+	/* RSA-PSS keys give SG_KEYALG_NONE: CMS here is PKCS#1 v1.5. */
+	if ((a = sg_keyalg_of_pkey(X509_get0_pubkey(cert))) == SG_KEYALG_NONE) {
+		ERR_clear_error();
+		return SG_ERR_INVALID_ARG;
 	}
-	ERR_clear_error();
-	return SG_ERR_INVALID_ARG;
+	*alg = a;
+	return 0;
 }
 
 /* eContent: the given octets, or none at all for a detached SignedData. */
