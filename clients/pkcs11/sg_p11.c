@@ -517,18 +517,16 @@ sess_count(int rw_only)
 }
 
 /* Every entry point: the lock, and the module initialised. */
-#define ENTER()                                                                                    \
-	CK_RV rv = CKR_OK;                                                                         \
-	pthread_mutex_lock(&g.lock);                                                               \
-	if (!g.initialized) {                                                                      \
-		rv = CKR_CRYPTOKI_NOT_INITIALIZED;                                                 \
-		goto out;                                                                          \
-	}
-
-#define LEAVE()                                                                                    \
-	out:                                                                                       \
-	pthread_mutex_unlock(&g.lock);                                                             \
-	return rv
+/*
+ * Every entry point takes the module lock first and releases it at its one
+ * out: label; before C_Initialize the answer is CKR_CRYPTOKI_NOT_INITIALIZED.
+ */
+static CK_RV
+sg_p11_enter(void)
+{
+	pthread_mutex_lock(&g.lock);
+	return g.initialized ? CKR_OK : CKR_CRYPTOKI_NOT_INITIALIZED;
+}
 
 /* ---- General ---- */
 
@@ -599,7 +597,10 @@ out:
 SG_P11_EXPORT CK_RV
 C_Finalize(CK_VOID_PTR reserved)
 {
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if (reserved != NULL) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
@@ -615,13 +616,18 @@ C_Finalize(CK_VOID_PTR reserved)
 	g.client = NULL;
 	sg_clientconf_clear(&g.cfg);
 	g.initialized = 0;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 SG_P11_EXPORT CK_RV
 C_GetInfo(CK_INFO_PTR info)
 {
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if (info == NULL) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
@@ -634,7 +640,9 @@ C_GetInfo(CK_INFO_PTR info)
 	         "Signet appliance PKCS#11 module");
 	info->libraryVersion.major = 0;
 	info->libraryVersion.minor = 1;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 /* ---- Slot and token ---- */
@@ -644,7 +652,10 @@ C_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 {
 	CK_ULONG n;
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if (count == NULL) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
@@ -661,7 +672,9 @@ C_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 			list[0] = SG_P11_SLOT;
 	}
 	*count = n;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 SG_P11_EXPORT CK_RV
@@ -669,7 +682,10 @@ C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 {
 	char desc[80];
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if (slot != SG_P11_SLOT) {
 		rv = CKR_SLOT_ID_INVALID;
 		goto out;
@@ -685,7 +701,9 @@ C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 	info->flags = CKF_REMOVABLE_DEVICE | CKF_HW_SLOT;
 	if (keys_ensure() == CKR_OK)
 		info->flags |= CKF_TOKEN_PRESENT;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 SG_P11_EXPORT CK_RV
@@ -693,7 +711,10 @@ C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
 	char serial[17];
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if (slot != SG_P11_SLOT) {
 		rv = CKR_SLOT_ID_INVALID;
 		goto out;
@@ -728,7 +749,9 @@ C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
 	info->hardwareVersion.major = 1;
 	info->firmwareVersion.major = 1;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 /* ---- Mechanisms ---- */
@@ -792,7 +815,10 @@ C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR cou
 	CK_ULONG n = 0, min, max;
 	int have[2];
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if (slot != SG_P11_SLOT) {
 		rv = CKR_SLOT_ID_INVALID;
 		goto out;
@@ -820,7 +846,9 @@ C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR cou
 	if (list != NULL && *count < n)
 		rv = CKR_BUFFER_TOO_SMALL;
 	*count = n;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 SG_P11_EXPORT CK_RV
@@ -828,7 +856,10 @@ C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PT
 {
 	const struct mech_def *m;
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if (slot != SG_P11_SLOT) {
 		rv = CKR_SLOT_ID_INVALID;
 		goto out;
@@ -852,7 +883,9 @@ C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PT
 	info->flags = CKF_HW | CKF_SIGN;
 	if (!m->rsa)
 		info->flags |= CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 /* ---- Sessions ---- */
@@ -863,7 +896,10 @@ C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify
 {
 	size_t i;
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if (slot != SG_P11_SLOT) {
 		rv = CKR_SLOT_ID_INVALID;
 		goto out;
@@ -901,7 +937,9 @@ C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify
 	g.sess[i].used = 1;
 	g.sess[i].flags = flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION);
 	*out_h = i + 1;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 SG_P11_EXPORT CK_RV
@@ -909,7 +947,10 @@ C_CloseSession(CK_SESSION_HANDLE h)
 {
 	struct p11_sess *s;
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if ((s = sess_of(h)) == NULL) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 		goto out;
@@ -917,13 +958,18 @@ C_CloseSession(CK_SESSION_HANDLE h)
 	sess_close(s);
 	if (sess_count(0) == 0)
 		g.logged_in = 0;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 SG_P11_EXPORT CK_RV
 C_CloseAllSessions(CK_SLOT_ID slot)
 {
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if (slot != SG_P11_SLOT) {
 		rv = CKR_SLOT_ID_INVALID;
 		goto out;
@@ -932,7 +978,9 @@ C_CloseAllSessions(CK_SLOT_ID slot)
 		if (g.sess[i].used)
 			sess_close(&g.sess[i]);
 	g.logged_in = 0;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 SG_P11_EXPORT CK_RV
@@ -940,7 +988,10 @@ C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 {
 	struct p11_sess *s;
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if ((s = sess_of(h)) == NULL) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 		goto out;
@@ -956,7 +1007,9 @@ C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 		info->state = g.logged_in ? CKS_RW_USER_FUNCTIONS : CKS_RW_PUBLIC_SESSION;
 	else
 		info->state = g.logged_in ? CKS_RO_USER_FUNCTIONS : CKS_RO_PUBLIC_SESSION;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 /*
@@ -969,7 +1022,10 @@ C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 SG_P11_EXPORT CK_RV
 C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
 {
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if (sess_of(h) == NULL) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 		goto out;
@@ -983,13 +1039,18 @@ C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pi
 		goto out;
 	}
 	g.logged_in = 1;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 SG_P11_EXPORT CK_RV
 C_Logout(CK_SESSION_HANDLE h)
 {
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if (sess_of(h) == NULL) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 		goto out;
@@ -999,7 +1060,9 @@ C_Logout(CK_SESSION_HANDLE h)
 		goto out;
 	}
 	g.logged_in = 0;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 /* ---- Objects ---- */
@@ -1029,7 +1092,10 @@ C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR t
 {
 	const struct p11_obj *o;
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if (sess_of(h) == NULL) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 		goto out;
@@ -1062,7 +1128,9 @@ C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR t
 			tmpl[i].ulValueLen = a->len;
 		}
 	}
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 static int
@@ -1084,7 +1152,10 @@ C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
 {
 	struct p11_sess *s;
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if ((s = sess_of(h)) == NULL) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 		goto out;
@@ -1106,7 +1177,9 @@ C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
 			s->found[s->n_found++] = i + 1;
 	s->pos = 0;
 	s->finding = 1;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 SG_P11_EXPORT CK_RV
@@ -1115,7 +1188,10 @@ C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR list, CK_ULONG max, CK_U
 	struct p11_sess *s;
 	CK_ULONG k = 0;
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if ((s = sess_of(h)) == NULL) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 		goto out;
@@ -1131,7 +1207,9 @@ C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR list, CK_ULONG max, CK_U
 	while (k < max && s->pos < s->n_found)
 		list[k++] = s->found[s->pos++];
 	*count = k;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 SG_P11_EXPORT CK_RV
@@ -1139,7 +1217,10 @@ C_FindObjectsFinal(CK_SESSION_HANDLE h)
 {
 	struct p11_sess *s;
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if ((s = sess_of(h)) == NULL) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 		goto out;
@@ -1149,7 +1230,9 @@ C_FindObjectsFinal(CK_SESSION_HANDLE h)
 		goto out;
 	}
 	sess_end_find(s);
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 /* ---- Signing ---- */
@@ -1195,7 +1278,10 @@ C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 	const struct mech_def *m;
 	enum sg_hash hash = SG_HASH_NONE;
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if ((s = sess_of(h)) == NULL) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 		goto out;
@@ -1249,7 +1335,9 @@ C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 	s->key = o->key;
 	s->hash = hash;
 	s->signing = 1;
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 /*
@@ -1357,7 +1445,10 @@ C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig
 {
 	struct p11_sess *s;
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if ((s = sess_of(h)) == NULL) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 		goto out;
@@ -1372,7 +1463,9 @@ C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig
 		goto out;
 	}
 	rv = sign_finish(s, data, data_len, 1, sig, sig_len);
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 SG_P11_EXPORT CK_RV
@@ -1380,7 +1473,10 @@ C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR part, CK_ULONG part_len)
 {
 	struct p11_sess *s;
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if ((s = sess_of(h)) == NULL) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 		goto out;
@@ -1401,7 +1497,9 @@ C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR part, CK_ULONG part_len)
 		rv = part == NULL ? CKR_ARGUMENTS_BAD : CKR_GENERAL_ERROR;
 		goto out;
 	}
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 SG_P11_EXPORT CK_RV
@@ -1409,7 +1507,10 @@ C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
 	struct p11_sess *s;
 
-	ENTER();
+	CK_RV rv = sg_p11_enter();
+
+	if (rv != CKR_OK)
+		goto out;
 	if ((s = sess_of(h)) == NULL) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 		goto out;
@@ -1424,7 +1525,9 @@ C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 		goto out;
 	}
 	rv = sign_finish(s, NULL, 0, 0, sig, sig_len);
-	LEAVE();
+out:
+	pthread_mutex_unlock(&g.lock);
+	return rv;
 }
 
 /* ---- What the module does not do ---- */

@@ -141,7 +141,7 @@ for env in "${envs[@]}"; do
 	if openssl verify -CAfile "$WORK/fake-root.pem" "$f" >/dev/null 2>&1; then
 		fail "int-$env verifies with a root of the same name and another key"
 	fi
-	openssl x509 -in "$f" -noout -text | grep -q "ASN1 OID: secp384r1" || fail "int-$env: not a P-384 key"
+	openssl x509 -in "$f" -noout -text | grep "ASN1 OID: secp384r1" >/dev/null || fail "int-$env: not a P-384 key"
 	same_pub "$f" "$DEVDIR/keys/int-$env.pub.pem" || fail "int-$env.pem is not the token's int-$env"
 	"$BIN/signet-token" pubkey --module "$module" --token signet-dev --pin-file "$DEVDIR/user.pin" \
 		--label "int-$env" -o "$WORK/int-$env.token.pem"

@@ -21,14 +21,16 @@ cd "$WORK"
 # An ASan build of the module needs the ASan runtime loaded first in
 # pkcs11-tool, which is not instrumented (its own leaks are not ours).
 preload=()
-if ldd "$MOD" | grep -q libasan; then
-	preload=(env "LD_PRELOAD=$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0)
+# (not "grep -q": under pipefail its early exit would fail ldd with SIGPIPE)
+if [[ $(ldd "$MOD") == *libasan* ]]; then
+	preload=(env "LD_PRELOAD=$(gcc -print-file-name=libasan.so)"
+		ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0)
 fi
 p11() { "${preload[@]}" pkcs11-tool --module "$MOD" "$@"; }
 # The CKA_ID the module derives from a key's name: SHA-256, first 16 bytes.
 kid() { printf %s "$1" | openssl dgst -sha256 -r | cut -c1-32; }
 
-p11 -L >list.txt 2>&1 || fail "pkcs11-tool -L"
+p11 -L >list.txt 2>&1 || fail "pkcs11-tool -L: $(tail -n 5 list.txt)"
 grep -q "token label *: signet" list.txt || fail "-L: no signet token"
 p11 -O >objs.txt 2>&1 || fail "pkcs11-tool -O"
 for k in build-signing build-signing-p384 build-signing-rsa2048 build-signing-rsa3072; do
