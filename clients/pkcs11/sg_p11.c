@@ -505,6 +505,31 @@ sess_of(CK_SESSION_HANDLE h)
 	return &g.sess[h - 1];
 }
 
+/* The session of handle h, or CKR_SESSION_HANDLE_INVALID. */
+static CK_RV
+sess_get(CK_SESSION_HANDLE h, struct p11_sess **out)
+{
+	return (*out = sess_of(h)) == NULL ? CKR_SESSION_HANDLE_INVALID : CKR_OK;
+}
+
+/* The session of handle h with a search under way (C_FindObjectsInit). */
+static CK_RV
+sess_finding(CK_SESSION_HANDLE h, struct p11_sess **out)
+{
+	if ((*out = sess_of(h)) == NULL)
+		return CKR_SESSION_HANDLE_INVALID;
+	return (*out)->finding ? CKR_OK : CKR_OPERATION_NOT_INITIALIZED;
+}
+
+/* The session of handle h with a signature under way (C_SignInit). */
+static CK_RV
+sess_signing(CK_SESSION_HANDLE h, struct p11_sess **out)
+{
+	if ((*out = sess_of(h)) == NULL)
+		return CKR_SESSION_HANDLE_INVALID;
+	return (*out)->signing ? CKR_OK : CKR_OPERATION_NOT_INITIALIZED;
+}
+
 static size_t
 sess_count(int rw_only)
 {
@@ -951,10 +976,8 @@ C_CloseSession(CK_SESSION_HANDLE h)
 
 	if (rv != CKR_OK)
 		goto out;
-	if ((s = sess_of(h)) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
+	if ((rv = sess_get(h, &s)) != CKR_OK)
 		goto out;
-	}
 	sess_close(s);
 	if (sess_count(0) == 0)
 		g.logged_in = 0;
@@ -992,10 +1015,8 @@ C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 
 	if (rv != CKR_OK)
 		goto out;
-	if ((s = sess_of(h)) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
+	if ((rv = sess_get(h, &s)) != CKR_OK)
 		goto out;
-	}
 	if (info == NULL) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
@@ -1022,14 +1043,14 @@ out:
 SG_P11_EXPORT CK_RV
 C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
 {
+	struct p11_sess *s;
+
 	CK_RV rv = sg_p11_enter();
 
 	if (rv != CKR_OK)
 		goto out;
-	if (sess_of(h) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
+	if ((rv = sess_get(h, &s)) != CKR_OK)
 		goto out;
-	}
 	if (user != CKU_USER) {
 		rv = CKR_USER_TYPE_INVALID;
 		goto out;
@@ -1047,14 +1068,14 @@ out:
 SG_P11_EXPORT CK_RV
 C_Logout(CK_SESSION_HANDLE h)
 {
+	struct p11_sess *s;
+
 	CK_RV rv = sg_p11_enter();
 
 	if (rv != CKR_OK)
 		goto out;
-	if (sess_of(h) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
+	if ((rv = sess_get(h, &s)) != CKR_OK)
 		goto out;
-	}
 	if (!g.logged_in) {
 		rv = CKR_USER_NOT_LOGGED_IN;
 		goto out;
@@ -1091,15 +1112,14 @@ SG_P11_EXPORT CK_RV
 C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
 {
 	const struct p11_obj *o;
+	struct p11_sess *s;
 
 	CK_RV rv = sg_p11_enter();
 
 	if (rv != CKR_OK)
 		goto out;
-	if (sess_of(h) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
+	if ((rv = sess_get(h, &s)) != CKR_OK)
 		goto out;
-	}
 	if ((o = obj_of(oh)) == NULL) {
 		rv = CKR_OBJECT_HANDLE_INVALID;
 		goto out;
@@ -1156,10 +1176,8 @@ C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
 
 	if (rv != CKR_OK)
 		goto out;
-	if ((s = sess_of(h)) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
+	if ((rv = sess_get(h, &s)) != CKR_OK)
 		goto out;
-	}
 	if (tmpl == NULL && n > 0) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
@@ -1192,14 +1210,8 @@ C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR list, CK_ULONG max, CK_U
 
 	if (rv != CKR_OK)
 		goto out;
-	if ((s = sess_of(h)) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
+	if ((rv = sess_finding(h, &s)) != CKR_OK)
 		goto out;
-	}
-	if (!s->finding) {
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-		goto out;
-	}
 	if (count == NULL || (list == NULL && max > 0)) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
@@ -1221,14 +1233,8 @@ C_FindObjectsFinal(CK_SESSION_HANDLE h)
 
 	if (rv != CKR_OK)
 		goto out;
-	if ((s = sess_of(h)) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
+	if ((rv = sess_finding(h, &s)) != CKR_OK)
 		goto out;
-	}
-	if (!s->finding) {
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-		goto out;
-	}
 	sess_end_find(s);
 out:
 	pthread_mutex_unlock(&g.lock);
@@ -1282,10 +1288,8 @@ C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 
 	if (rv != CKR_OK)
 		goto out;
-	if ((s = sess_of(h)) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
+	if ((rv = sess_get(h, &s)) != CKR_OK)
 		goto out;
-	}
 	if (mech == NULL) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
@@ -1449,14 +1453,8 @@ C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig
 
 	if (rv != CKR_OK)
 		goto out;
-	if ((s = sess_of(h)) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
+	if ((rv = sess_signing(h, &s)) != CKR_OK)
 		goto out;
-	}
-	if (!s->signing) {
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-		goto out;
-	}
 	if (sig_len == NULL || (data == NULL && data_len > 0)) {
 		sess_end_sign(s);
 		rv = CKR_ARGUMENTS_BAD;
@@ -1477,14 +1475,8 @@ C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR part, CK_ULONG part_len)
 
 	if (rv != CKR_OK)
 		goto out;
-	if ((s = sess_of(h)) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
+	if ((rv = sess_signing(h, &s)) != CKR_OK)
 		goto out;
-	}
-	if (!s->signing) {
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-		goto out;
-	}
 	/* Multi-part signing only with the mechanisms that hash here. */
 	if (s->md == NULL) {
 		sess_end_sign(s);
@@ -1511,14 +1503,8 @@ C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 
 	if (rv != CKR_OK)
 		goto out;
-	if ((s = sess_of(h)) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
+	if ((rv = sess_signing(h, &s)) != CKR_OK)
 		goto out;
-	}
-	if (!s->signing) {
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-		goto out;
-	}
 	if (s->md == NULL || sig_len == NULL) {
 		sess_end_sign(s);
 		rv = sig_len == NULL ? CKR_ARGUMENTS_BAD : CKR_FUNCTION_NOT_SUPPORTED;
