@@ -3,7 +3,9 @@
  * a running dev appliance for what pkcs11-tool cannot ask: the thread-flag
  * refusal, per-attribute errors, exact template matching, a C_Sign length
  * query, a made-up key handle, object creation, 8 threads signing at once
- * and a fork()ed child signing.  Every signature is verified by OpenSSL with
+ * and a fork()ed child signing; with RESTART-COMMAND, one session signs,
+ * the command restarts signetd, and the same session and key handle sign
+ * again.  Every signature is verified by OpenSSL with
  * the key's CKA_PUBLIC_KEY_INFO.  Prints "FAIL: ..." and exits 1 on the
  * first failure.
  */
@@ -36,11 +38,10 @@ static CK_ULONG spki_len;
 		}                                                                                  \
 	} while (0)
 
-/* Signs a digest with CKM_ECDSA in its own session and verifies r||s. */
+/* Signs a digest with CKM_ECDSA in session s and verifies r||s. */
 static int
-sign_verify(void)
+sign_in(CK_SESSION_HANDLE s)
 {
-	CK_SESSION_HANDLE s;
 	CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
 	unsigned char dg[32], sig[256], der[256], *p = der;
 	CK_ULONG sl = sizeof(sig);
@@ -51,8 +52,6 @@ sign_verify(void)
 	int ok = 0, n;
 
 	memset(dg, 0x5a, sizeof(dg));
-	if (f->C_OpenSession(1, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK)
-		return 0;
 	if (f->C_SignInit(s, &m, priv) != CKR_OK || f->C_Sign(s, dg, 32, sig, &sl) != CKR_OK ||
 	    sl != 64)
 		goto out;
@@ -66,6 +65,19 @@ out:
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(pk);
 	ECDSA_SIG_free(es);
+	return ok;
+}
+
+/* sign_in in a session of its own. */
+static int
+sign_verify(void)
+{
+	CK_SESSION_HANDLE s;
+	int ok;
+
+	if (f->C_OpenSession(1, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK)
+		return 0;
+	ok = sign_in(s);
 	f->C_CloseSession(s);
 	return ok;
 }
@@ -98,7 +110,7 @@ main(int argc, char **argv)
 	pid_t pid;
 	int st;
 
-	CHECK(argc == 3, "usage: sg_p11_itest MODULE KEYLABEL");
+	CHECK(argc == 3 || argc == 4, "usage: sg_p11_itest MODULE KEYLABEL [RESTART-COMMAND]");
 	lib = dlopen(argv[1], RTLD_NOW);
 	CHECK(lib != NULL, "dlopen: %s", dlerror());
 	gfl = (CK_C_GetFunctionList)dlsym(lib, "C_GetFunctionList");
@@ -186,6 +198,14 @@ main(int argc, char **argv)
 		_exit(sign_verify() ? 0 : 1);
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child");
 	CHECK(sign_verify(), "parent after fork");
+
+	/* signetd restarted between two signatures of one session: the same
+	 * session and key handle sign again, without a new C_Initialize. */
+	if (argc == 4) {
+		CHECK(sign_in(s), "signature before the restart");
+		CHECK(system(argv[3]) == 0, "restart command failed");
+		CHECK(sign_in(s), "signature after the restart failed or did not verify");
+	}
 
 	f->C_CloseSession(s);
 	CHECK(f->C_Finalize(NULL) == CKR_OK, "C_Finalize");

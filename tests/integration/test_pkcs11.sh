@@ -3,9 +3,10 @@
 # pkcs11-tool and openssl: -L lists the token, -O the keys this client may
 # use (not release-signing), each mechanism signs and openssl verifies with
 # the key's public key from `signet pubkey`, a SHA-1 DigestInfo and raw data
-# are refused, object creation fails, and sg_p11_itest covers the thread
+# are refused, object creation fails, pkcs11-tool's --test-threads and
+# --test-fork pass, and sg_p11_itest covers the thread
 # flag, attribute errors, templates, length queries, made-up handles, 8
-# threads and a forked child.
+# threads, a forked child and one session signing across a signetd restart.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -103,5 +104,20 @@ fi
 grep -q "CKR_" err.txt || fail "object creation: no PKCS#11 error: $(cat err.txt)"
 pass "object creation refused"
 
-"$SG_BINARY_DIR/tests/sg_p11_itest" "$MOD" build-signing || fail "sg_p11_itest"
-pass "module driven directly: errors, templates, length query, threads, fork"
+# pkcs11-tool's own thread and fork tests.  --test-threads knows only
+# C_Initialize, C_GetInfo, C_GetSlotList and C_GetTokenInfo (no signing; the
+# 8 signing threads are sg_p11_itest's): each thread must end with rv 0.
+p11 --test-threads ILGISLT0 --test-threads ILGISLT0 --test-threads INGISLT0 -L >threads.txt 2>&1 ||
+	fail "pkcs11-tool --test-threads: $(tail -n 5 threads.txt)"
+[[ $(grep -c "returning rv = 0" threads.txt) -eq 3 ]] ||
+	fail "--test-threads: a thread failed: $(grep "returning rv" threads.txt)"
+# --test-fork: a forked child's C_Initialize must succeed, then the parent signs.
+sign build-signing ECDSA d256 s7 --signature-format openssl --test-fork
+openssl pkeyutl -verify -pubin -inkey ec.pem -in d256 -sigfile s7 >/dev/null ||
+	fail "CKM_ECDSA after --test-fork"
+pass "pkcs11-tool --test-threads (3 threads) and --test-fork followed by a verified signature"
+
+# The restart: signet-dev down/start on the same directory keeps the port.
+"$SG_BINARY_DIR/tests/sg_p11_itest" "$MOD" build-signing \
+	"'$DEV' down '$DEVDIR' >/dev/null && '$DEV' start '$DEVDIR' >/dev/null" || fail "sg_p11_itest"
+pass "module driven directly: errors, templates, length query, threads, fork, signetd restart"
