@@ -5,7 +5,8 @@
 # p11-kit, pkcs11-tool and openssl: `p11-kit list-modules` shows the Signet
 # token, pkcs11-tool through p11-kit-proxy.so lists the keys, and a CKM_ECDSA
 # signature made through the proxy verifies; GnuTLS p11tool (where installed)
-# lists the token's objects through the proxy too.
+# lists the token's objects and certtool self-signs a certificate with a
+# pkcs11: URI key through p11-kit too.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -101,6 +102,17 @@ if command -v p11tool >/dev/null; then
 		fail "p11tool --list-all: $(tail -n 5 p11tool.txt)"
 	grep -q "build-signing" p11tool.txt || fail "p11tool --list-all: no build-signing"
 	pass "GnuTLS p11tool lists the token's objects through p11-kit"
+	# certtool signs a self-signed certificate with the key reached by URI
+	# (GnuTLS hashes itself and calls CKM_ECDSA); openssl checks the
+	# signature and that the certificate carries the appliance's key.
+	printf 'cn = "signet p11-kit test"\nserial = 1\nexpiration_days = 1\n' >tmpl
+	"${asuser[@]}" certtool --generate-self-signed --template tmpl \
+		--load-privkey "pkcs11:token=signet;object=build-signing;type=private" \
+		--outfile self.pem >certtool.txt 2>&1 || fail "certtool: $(tail -n 5 certtool.txt)"
+	openssl verify -CAfile self.pem self.pem >/dev/null || fail "certtool's certificate does not verify"
+	[[ $(openssl x509 -in self.pem -noout -pubkey) == "$(cat ec.pem)" ]] ||
+		fail "certtool's certificate does not carry build-signing's public key"
+	pass "GnuTLS certtool self-signed a certificate with a pkcs11: URI key; openssl verifies it"
 else
 	echo "p11tool (gnutls-bin) not installed: GnuTLS part not run"
 fi
