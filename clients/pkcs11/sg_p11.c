@@ -505,6 +505,15 @@ sess_of(CK_SESSION_HANDLE h)
 	return &g.sess[h - 1];
 }
 
+/* The one slot and a non-NULL output: CKR_SLOT_ID_INVALID is checked first. */
+static CK_RV
+slot_args(CK_SLOT_ID slot, const void *out)
+{
+	if (slot != SG_P11_SLOT)
+		return CKR_SLOT_ID_INVALID;
+	return out == NULL ? CKR_ARGUMENTS_BAD : CKR_OK;
+}
+
 /* The session of handle h, or CKR_SESSION_HANDLE_INVALID. */
 static CK_RV
 sess_get(CK_SESSION_HANDLE h, struct p11_sess **out)
@@ -711,14 +720,8 @@ C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 
 	if (rv != CKR_OK)
 		goto out;
-	if (slot != SG_P11_SLOT) {
-		rv = CKR_SLOT_ID_INVALID;
+	if ((rv = slot_args(slot, info)) != CKR_OK)
 		goto out;
-	}
-	if (info == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
 	memset(info, 0, sizeof(*info));
 	snprintf(desc, sizeof(desc), "Signet %s", g.cfg.endpoint);
 	pad_copy(info->slotDescription, sizeof(info->slotDescription), desc);
@@ -740,14 +743,8 @@ C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 
 	if (rv != CKR_OK)
 		goto out;
-	if (slot != SG_P11_SLOT) {
-		rv = CKR_SLOT_ID_INVALID;
+	if ((rv = slot_args(slot, info)) != CKR_OK)
 		goto out;
-	}
-	if (info == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
 	if (keys_ensure() != CKR_OK) {
 		rv = CKR_TOKEN_NOT_PRESENT;
 		goto out;
@@ -844,14 +841,8 @@ C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR cou
 
 	if (rv != CKR_OK)
 		goto out;
-	if (slot != SG_P11_SLOT) {
-		rv = CKR_SLOT_ID_INVALID;
+	if ((rv = slot_args(slot, count)) != CKR_OK)
 		goto out;
-	}
-	if (count == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
 	if (keys_ensure() != CKR_OK) {
 		rv = CKR_TOKEN_NOT_PRESENT;
 		goto out;
@@ -885,14 +876,8 @@ C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PT
 
 	if (rv != CKR_OK)
 		goto out;
-	if (slot != SG_P11_SLOT) {
-		rv = CKR_SLOT_ID_INVALID;
+	if ((rv = slot_args(slot, info)) != CKR_OK)
 		goto out;
-	}
-	if (info == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
 	if (keys_ensure() != CKR_OK) {
 		rv = CKR_TOKEN_NOT_PRESENT;
 		goto out;
@@ -925,14 +910,8 @@ C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify
 
 	if (rv != CKR_OK)
 		goto out;
-	if (slot != SG_P11_SLOT) {
-		rv = CKR_SLOT_ID_INVALID;
+	if ((rv = slot_args(slot, out_h)) != CKR_OK)
 		goto out;
-	}
-	if (out_h == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
 	if (!(flags & CKF_SERIAL_SESSION)) {
 		rv = CKR_SESSION_PARALLEL_NOT_SUPPORTED;
 		goto out;
